@@ -1,0 +1,298 @@
+"""A small dense matrix of Python floats: the only numeric type of the framework.
+
+A `Matrix` is a list of rows, each row a list of floats. It knows nothing of
+neural networks: it offers the handful of operations they are built from.
+
+    primitives   A @ B, A.T, elementwise + - * / (with broadcasting of a scalar
+                 or a (1, c) row), A.map(fn), A.sum(axis), A.max(axis)
+    built on them  mean, argmax, row selection, allclose
+
+Speed. CPython runs a loop written in Python about fifty times slower than the
+same loop inside a builtin, so every kernel here is shaped to push its inner
+loop into C:
+  * the product transposes the right operand once, so that each entry of the
+    result is a dot product of two Python lists, computed by `math.sumprod`
+    (Python 3.12+) or by `sum(map(operator.mul, row, column))` before that;
+  * elementwise operations are `list(map(operator.add, row_a, row_b))`, which
+    never executes a Python-level statement per element;
+  * results are built by the private constructor `Matrix._wrap`, which trusts
+    its rows and skips the validation that `Matrix(rows)` does for user data.
+`bench/run.py` measures each of these choices.
+"""
+
+import math
+import operator
+
+try:  # Python 3.12+: a fused, exactly rounded dot product written in C
+    from math import sumprod as _dot
+except ImportError:  # Python 3.9 - 3.11
+    def _dot(row, column, _mul=operator.mul):
+        """Dot product of two equal-length sequences: sum of row[i] * column[i]."""
+        return sum(map(_mul, row, column))
+
+_isfinite = math.isfinite
+
+
+def _check_number(value, where):
+    """Return `value` as a finite float, or raise ValueError naming `where`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: expected a number, got {value!r}")
+    value = float(value)
+    if not _isfinite(value):
+        raise ValueError(f"{where}: expected a finite number, got {value}")
+    return value
+
+
+class Matrix:
+    """A 2-D array of floats stored as a list of rows.
+
+    Matrix([[1, 2], [3, 4]]) has shape (2, 2); `m.rows[i][j]` is row i, column j.
+    Operations never change their operands: each returns a new Matrix.
+    """
+
+    __slots__ = ("rows", "shape")
+
+    def __init__(self, rows):
+        """Build a matrix from a non-empty list of equal-length rows of finite numbers."""
+        if isinstance(rows, Matrix):
+            rows = rows.rows
+        if not isinstance(rows, (list, tuple)) or not rows:
+            raise ValueError(f"a Matrix needs a non-empty list of rows, got {rows!r:.60}")
+        width = None
+        checked = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, (list, tuple)):
+                raise ValueError(f"row {i}: expected a list of numbers, got {row!r:.60}")
+            if width is None:
+                width = len(row)
+                if width == 0:
+                    raise ValueError("row 0: a row needs at least one number")
+            elif len(row) != width:
+                raise ValueError(f"row {i}: has {len(row)} values, but row 0 has {width}")
+            try:  # the fast path: every value already a finite number
+                floats = [float(v) for v in row]
+                if any(isinstance(v, (bool, str)) for v in row) or not all(map(_isfinite, floats)):
+                    raise ValueError
+            except (TypeError, ValueError):
+                floats = [_check_number(v, f"row {i}, column {j}") for j, v in enumerate(row)]
+            checked.append(floats)
+        self.rows = checked
+        self.shape = (len(checked), width)
+
+    @classmethod
+    def _wrap(cls, rows, n_cols=None):
+        """Wrap rows the library has just computed; no copy, no validation."""
+        matrix = cls.__new__(cls)
+        matrix.rows = rows
+        matrix.shape = (len(rows), len(rows[0]) if n_cols is None else n_cols)
+        return matrix
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def zeros(cls, n_rows, n_cols):
+        """An (n_rows, n_cols) matrix of 0.0."""
+        return cls.full(n_rows, n_cols, 0.0)
+
+    @classmethod
+    def full(cls, n_rows, n_cols, value):
+        """An (n_rows, n_cols) matrix with every entry equal to `value`."""
+        _check_shape(n_rows, n_cols)
+        value = _check_number(value, "fill value")
+        return cls._wrap([[value] * n_cols for _ in range(n_rows)], n_cols)
+
+    @classmethod
+    def random(cls, n_rows, n_cols, rng, distribution="normal", scale=1.0):
+        """Random entries drawn from `rng`, a random.Random, so runs are reproducible.
+
+        distribution "normal": Gaussian with mean 0 and standard deviation `scale`;
+        distribution "uniform": uniform on [-scale, scale].
+        """
+        _check_shape(n_rows, n_cols)
+        if distribution == "normal":
+            draw = lambda: rng.gauss(0.0, scale)  # noqa: E731
+        elif distribution == "uniform":
+            draw = lambda: rng.uniform(-scale, scale)  # noqa: E731
+        else:
+            raise ValueError(f"unknown distribution {distribution!r}; valid: normal, uniform")
+        return cls._wrap([[draw() for _ in range(n_cols)] for _ in range(n_rows)], n_cols)
+
+    @classmethod
+    def from_column(cls, values):
+        """An (n, 1) column matrix from a flat list of numbers."""
+        return cls([[v] for v in values])
+
+    # --------------------------------------------------------------- inspection
+    def tolist(self):
+        """The entries as a new list of lists of floats."""
+        return [row[:] for row in self.rows]
+
+    def copy(self):
+        """A new matrix with the same entries."""
+        return Matrix._wrap([row[:] for row in self.rows], self.shape[1])
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __repr__(self):
+        n_rows, n_cols = self.shape
+        shown = self.rows if n_rows <= 6 else self.rows[:3] + [["..."]] + self.rows[-2:]
+        lines = ", ".join(
+            "[" + ", ".join(v if isinstance(v, str) else f"{v:.4g}" for v in row) + "]" for row in shown
+        )
+        return f"Matrix({n_rows}x{n_cols}: [{lines}])"
+
+    def __eq__(self, other):
+        return isinstance(other, Matrix) and self.rows == other.rows
+
+    __hash__ = None  # mutable rows: not hashable
+
+    # ----------------------------------------------------------- row selection
+    def __getitem__(self, index):
+        """M[i] is row i as a list; M[a:b] is a Matrix of those rows (for batching)."""
+        if isinstance(index, slice):
+            rows = self.rows[index]
+            if not rows:
+                raise ValueError(f"row slice {index} of a matrix of shape {self.shape} is empty")
+            return Matrix._wrap(rows, self.shape[1])
+        return self.rows[index]
+
+    def take(self, indices):
+        """The rows at `indices`, in that order, as a new Matrix (rows are shared, not copied)."""
+        rows = self.rows
+        try:
+            picked = [rows[i] for i in indices]
+        except IndexError:
+            raise ValueError(f"row index out of range for a matrix of shape {self.shape}") from None
+        if not picked:
+            raise ValueError("take() needs at least one row index")
+        return Matrix._wrap(picked, self.shape[1])
+
+    # ------------------------------------------------------------------ product
+    def __matmul__(self, other):
+        """Matrix product: (n, k) @ (k, m) -> (n, m), C[i][j] = sum over t of A[i][t] * B[t][j].
+
+        B is transposed once so each C[i][j] is the dot product of two lists
+        (row i of A, column j of B), computed by a builtin in C.
+        """
+        if not isinstance(other, Matrix):
+            return NotImplemented
+        (n, k), (k2, m) = self.shape, other.shape
+        if k != k2:
+            raise ValueError(f"cannot multiply {self.shape} @ {other.shape}: {k} != {k2}")
+        columns = list(zip(*other.rows))
+        dot = _dot
+        return Matrix._wrap([[dot(row, col) for col in columns] for row in self.rows], m)
+
+    @property
+    def T(self):
+        """Transpose: (n, m) -> (m, n), T[j][i] = M[i][j]."""
+        return Matrix._wrap(list(map(list, zip(*self.rows))), self.shape[0])
+
+    # -------------------------------------------------------------- elementwise
+    def _elementwise(self, other, op, symbol):
+        """Apply op(a, b) entry by entry. `other` may be a number, a matrix of the
+        same shape, or a (1, c) row that is broadcast over every row (the bias add)."""
+        rows = self.rows
+        if isinstance(other, Matrix):
+            if other.shape == self.shape:
+                return Matrix._wrap([list(map(op, a, b)) for a, b in zip(rows, other.rows)], self.shape[1])
+            if other.shape == (1, self.shape[1]):
+                brow = other.rows[0]
+                return Matrix._wrap([list(map(op, row, brow)) for row in rows], self.shape[1])
+            raise ValueError(
+                f"cannot apply {symbol} to shapes {self.shape} and {other.shape}: "
+                f"need equal shapes or a (1, {self.shape[1]}) row"
+            )
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            value = float(other)
+            return Matrix._wrap([[op(a, value) for a in row] for row in rows], self.shape[1])
+        return NotImplemented
+
+    def __add__(self, other):
+        return self._elementwise(other, operator.add, "+")
+
+    def __sub__(self, other):
+        return self._elementwise(other, operator.sub, "-")
+
+    def __mul__(self, other):
+        """Elementwise (Hadamard) product, not the matrix product (that is @)."""
+        return self._elementwise(other, operator.mul, "*")
+
+    def __truediv__(self, other):
+        return self._elementwise(other, operator.truediv, "/")
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __rtruediv__(self, other):
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            value = float(other)
+            return Matrix._wrap([[value / a for a in row] for row in self.rows], self.shape[1])
+        return NotImplemented
+
+    def __neg__(self):
+        return Matrix._wrap([[-a for a in row] for row in self.rows], self.shape[1])
+
+    def map(self, fn):
+        """Apply fn to every entry: M.map(math.exp)[i][j] == exp(M[i][j])."""
+        return Matrix._wrap([list(map(fn, row)) for row in self.rows], self.shape[1])
+
+    # --------------------------------------------------------------- reductions
+    def sum(self, axis=None):
+        """Sum of all entries (axis=None, a float), of each column (axis=0, a
+        (1, c) row) or of each row (axis=1, an (n, 1) column)."""
+        if axis is None:
+            return math.fsum(map(math.fsum, self.rows))
+        if axis == 0:
+            return Matrix._wrap([list(map(sum, zip(*self.rows)))], self.shape[1])
+        if axis == 1:
+            return Matrix._wrap([[sum(row)] for row in self.rows], 1)
+        raise ValueError(f"axis must be None, 0 or 1, got {axis!r}")
+
+    def mean(self, axis=None):
+        """Mean of all entries, of each column (axis=0) or of each row (axis=1)."""
+        n_rows, n_cols = self.shape
+        if axis is None:
+            return self.sum() / (n_rows * n_cols)
+        return self.sum(axis) / (n_rows if axis == 0 else n_cols)
+
+    def max(self, axis=None):
+        """Largest entry overall (a float), of each column (axis=0) or of each row (axis=1)."""
+        if axis is None:
+            return max(map(max, self.rows))
+        if axis == 0:
+            return Matrix._wrap([list(map(max, zip(*self.rows)))], self.shape[1])
+        if axis == 1:
+            return Matrix._wrap([[max(row)] for row in self.rows], 1)
+        raise ValueError(f"axis must be None, 0 or 1, got {axis!r}")
+
+    def argmax(self, axis=1):
+        """Index of the largest entry of each row (the first one on ties), as a list."""
+        if axis != 1:
+            raise ValueError(f"argmax supports axis=1 (per row) only, got {axis!r}")
+        return [row.index(max(row)) for row in self.rows]
+
+    # --------------------------------------------------------------- comparison
+    def allclose(self, other, rtol=1e-5, atol=1e-8):
+        """True when shapes match and |a - b| <= atol + rtol * |b| for every entry."""
+        if not isinstance(other, Matrix):
+            other = Matrix(other)
+        if self.shape != other.shape:
+            return False
+        return all(
+            abs(a - b) <= atol + rtol * abs(b)
+            for row_a, row_b in zip(self.rows, other.rows)
+            for a, b in zip(row_a, row_b)
+        )
+
+
+def _check_shape(n_rows, n_cols):
+    for name, size in (("rows", n_rows), ("columns", n_cols)):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"number of {name} must be a positive integer, got {size!r}")

@@ -1,0 +1,218 @@
+"""Optimizers: turn each parameter's gradient into an update, as torch.optim does.
+
+    optimizer.zero_grad()   clear the gradients
+    ... forward, loss, backward fill every parameter's .grad ...
+    optimizer.step()        update every parameter from its .grad
+
+Each optimizer keeps per-parameter state (momentum buffers, moment estimates)
+and a step counter t, and follows the update rule PyTorch documents for the
+same hyper-parameters, step for step. Notation below: p a parameter, g its
+gradient, lr the learning rate, lambda the weight decay, t = 1, 2, ... the step.
+The update is done row by row with list comprehensions, which keeps the
+arithmetic readable and the loop in C; each row list is replaced in place.
+"""
+
+import math
+
+from matrix import Matrix
+
+
+def _check_float(value, what, low, high=None, low_open=True):
+    """A float in (low, high) (or [low, high) with low_open=False), else ValueError."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (high is None or value < high)
+    if not ok:
+        bound = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'})"
+        raise ValueError(f"{what} must be a number in {bound}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: holds the parameter list, the learning rate, the state and the step count."""
+
+    name = None
+
+    def __init__(self, params, lr, weight_decay=0.0):
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} was given no parameters to optimize")
+        self.params = params
+        self.lr = _check_float(lr, "learning rate lr", 0.0)
+        self.weight_decay = _check_float(weight_decay, "weight_decay", 0.0, low_open=False)
+        self.t = 0  # number of steps taken
+        self.state = [{} for _ in params]
+
+    def zero_grad(self):
+        """Set every parameter's gradient to zero."""
+        for p in self.params:
+            p.zero_grad()
+
+    def step(self):
+        """Apply one update to every parameter from its current .grad."""
+        self.t += 1
+        for param, state in zip(self.params, self.state):
+            self._update(param, state)
+
+    def _decayed_grad_rows(self, param):
+        """Rows of g + lambda * p: L2 weight decay added to the gradient (as torch.optim's weight_decay)."""
+        decay = self.weight_decay
+        if not decay:
+            return param.grad.rows
+        return [[g + decay * p for g, p in zip(grow, prow)] for grow, prow in zip(param.grad.rows, param.value.rows)]
+
+    # checkpoints save and restore the optimizer exactly
+    def state_dict(self):
+        return {"name": self.name, "lr": self.lr, "t": self.t,
+                "state": [{k: m.tolist() for k, m in s.items()} for s in self.state]}
+
+    def load_state_dict(self, data):
+        if len(data["state"]) != len(self.params):
+            raise ValueError(f"optimizer state has {len(data['state'])} parameters, the model has {len(self.params)}")
+        self.lr, self.t = float(data["lr"]), int(data["t"])
+        self.state = [{k: Matrix(rows) for k, rows in s.items()} for s in data["state"]]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum (torch.optim.SGD, dampening 0).
+
+        g = grad + lambda * p
+        momentum mu > 0:  b_1 = g;  b_t = mu * b_(t-1) + g
+                          g = g + mu * b_t   (Nesterov)   or   g = b_t
+        p = p - lr * g
+    Plain (full-)batch gradient descent is SGD with the batch as large as the data.
+    """
+
+    name = "sgd"
+
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        self.momentum = _check_float(momentum, "momentum", 0.0, 1.0, low_open=False)
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("Nesterov momentum needs momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def _update(self, param, state):
+        lr, mu = self.lr, self.momentum
+        grads = self._decayed_grad_rows(param)
+        if mu:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = Matrix._wrap([row[:] for row in grads], param.value.shape[1])
+            else:
+                buf = state["momentum_buffer"].rows
+                buf[:] = [[mu * b + g for b, g in zip(brow, grow)] for brow, grow in zip(buf, grads)]
+            buf = state["momentum_buffer"].rows
+            if self.nesterov:
+                grads = [[g + mu * b for g, b in zip(grow, brow)] for grow, brow in zip(grads, buf)]
+            else:
+                grads = buf
+        rows = param.value.rows
+        rows[:] = [[p - lr * g for p, g in zip(prow, grow)] for prow, grow in zip(rows, grads)]
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e; torch.optim.RMSprop, not centered).
+
+        g = grad + lambda * p
+        v_t = alpha * v_(t-1) + (1 - alpha) * g^2          (v_0 = 0)
+        momentum mu > 0:  b_t = mu * b_(t-1) + g / (sqrt(v_t) + eps);  p = p - lr * b_t
+        otherwise:        p = p - lr * g / (sqrt(v_t) + eps)
+    """
+
+    name = "rmsprop"
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        self.alpha = _check_float(alpha, "alpha", 0.0, 1.0)
+        self.eps = _check_float(eps, "eps", 0.0)
+        self.momentum = _check_float(momentum, "momentum", 0.0, 1.0, low_open=False)
+
+    def _update(self, param, state):
+        lr, alpha, eps, mu = self.lr, self.alpha, self.eps, self.momentum
+        grads = self._decayed_grad_rows(param)
+        if "square_avg" not in state:
+            state["square_avg"] = Matrix.zeros(*param.value.shape)
+        sq = state["square_avg"].rows
+        sq[:] = [[alpha * v + (1.0 - alpha) * g * g for v, g in zip(vrow, grow)] for vrow, grow in zip(sq, grads)]
+        steps = [[g / (math.sqrt(v) + eps) for g, v in zip(grow, vrow)] for grow, vrow in zip(grads, sq)]
+        if mu:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = Matrix.zeros(*param.value.shape)
+            buf = state["momentum_buffer"].rows
+            buf[:] = [[mu * b + s for b, s in zip(brow, srow)] for brow, srow in zip(buf, steps)]
+            steps = buf
+        rows = param.value.rows
+        rows[:] = [[p - lr * s for p, s in zip(prow, srow)] for prow, srow in zip(rows, steps)]
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015; torch.optim.Adam), with L2 weight decay added to the gradient.
+
+        g = grad + lambda * p
+        m_t = beta1 * m_(t-1) + (1 - beta1) * g            (m_0 = 0)
+        v_t = beta2 * v_(t-1) + (1 - beta2) * g^2          (v_0 = 0)
+        m_hat = m_t / (1 - beta1^t)     v_hat = v_t / (1 - beta2^t)     (bias correction)
+        p = p - lr * m_hat / (sqrt(v_hat) + eps)
+    """
+
+    name = "adam"
+    decoupled = False  # AdamW sets this: decay the weights instead of the gradient
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_check_float(betas[0], "beta1", 0.0, 1.0, low_open=False),
+                      _check_float(betas[1], "beta2", 0.0, 1.0, low_open=False))
+        self.eps = _check_float(eps, "eps", 0.0)
+
+    def _update(self, param, state):
+        lr, eps, (beta1, beta2) = self.lr, self.eps, self.betas
+        rows = param.value.rows
+        if self.decoupled:
+            shrink = 1.0 - lr * self.weight_decay
+            rows[:] = [[p * shrink for p in prow] for prow in rows]
+            grads = param.grad.rows
+        else:
+            grads = self._decayed_grad_rows(param)
+        if "exp_avg" not in state:
+            state["exp_avg"] = Matrix.zeros(*param.value.shape)
+            state["exp_avg_sq"] = Matrix.zeros(*param.value.shape)
+        m, v = state["exp_avg"].rows, state["exp_avg_sq"].rows
+        m[:] = [[beta1 * a + (1.0 - beta1) * g for a, g in zip(arow, grow)] for arow, grow in zip(m, grads)]
+        v[:] = [[beta2 * b + (1.0 - beta2) * g * g for b, g in zip(brow, grow)] for brow, grow in zip(v, grads)]
+        # lr * m_hat / (sqrt(v_hat) + eps), with the corrections folded into two scalars
+        step_size = lr / (1.0 - beta1 ** self.t)
+        root_correction = math.sqrt(1.0 - beta2 ** self.t)
+        sqrt = math.sqrt
+        rows[:] = [
+            [p - step_size * a / (sqrt(b) / root_correction + eps) for p, a, b in zip(prow, arow, brow)]
+            for prow, arow, brow in zip(rows, m, v)
+        ]
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, 2019; torch.optim.AdamW): decoupled weight decay.
+
+        p = p * (1 - lr * lambda)          the decay acts on the weights, not on g
+        then the Adam update above with g = grad (no L2 term).
+    """
+
+    name = "adamw"
+    decoupled = True
+
+    def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+# The config name of each optimizer -> its class.
+OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+
+
+def get_optimizer(name, params, **options):
+    """The optimizer called `name` in a config, e.g. get_optimizer("adam", net.parameters(), lr=0.01)."""
+    try:
+        cls = OPTIMIZERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(sorted(OPTIMIZERS))}") from None
+    return cls(params, **options)

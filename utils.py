@@ -1,0 +1,367 @@
+"""Utilities: CSV data, splitting, normalization, metrics, files, seeding, and the Hilbert curve.
+
+Depends on matrix.py only: nothing here knows about layers or networks.
+"""
+
+import csv
+import io
+import math
+import os
+import random
+import tempfile
+
+from matrix import Matrix
+
+
+class DataError(ValueError):
+    """A problem with a data file or its contents; the message names the file and line."""
+
+
+# ------------------------------------------------------------------ seeding
+def make_rng(seed):
+    """A private random.Random(seed): one seed fixes a run without touching the global generator."""
+    return random.Random(seed)
+
+
+# -------------------------------------------------------------------- files
+def write_atomic(path, text):
+    """Write `text` to `path` so that a crash leaves either the old file or the new one.
+
+    The text goes to a temporary file in the same folder, is flushed to disk, and
+    is then renamed over `path`; a rename within one file system is atomic.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp_path, path)
+    except BaseException:
+        try:
+            os.unlink(temp_path)
+        except OSError:
+            pass
+        raise
+
+
+def check_writable(path):
+    """Raise OSError now, before any work, if `path` could not be written later."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise OSError(f"{path}: is a directory, expected a file path")
+    if not os.path.isdir(folder):
+        raise OSError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise OSError(f"{path}: cannot be written (permission denied)")
+
+
+# ---------------------------------------------------------------------- CSV
+def read_text(path):
+    """The text of a file: UTF-8 (a byte-order mark is dropped), else Latin-1.
+
+    Returns (text, encoding). Latin-1 decodes any bytes, so it is the fallback
+    for spreadsheets exported in a Windows code page; the caller may warn.
+    """
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, expected a CSV file")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"
+
+
+def read_csv_rows(path, delimiter=","):
+    """Read a CSV file with a header row: returns (header, [(line_number, cells), ...]).
+
+    Cells are stripped of surrounding spaces; blank lines are skipped; quoted
+    fields and Windows line ends are handled by the csv module. Every row must
+    have as many cells as the header.
+    """
+    text, _ = read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header, rows = None, []
+    try:
+        for cells in reader:
+            line = reader.line_num
+            cells = [c.strip() for c in cells]
+            if not any(cells):
+                continue
+            if header is None:
+                header = cells
+                if any(not name for name in header):
+                    raise DataError(f"{path} line {line}: the header has an empty column name")
+                seen = set()
+                for name in header:
+                    if name in seen:
+                        raise DataError(f"{path} line {line}: duplicate column name {name!r} in the header")
+                    seen.add(name)
+                continue
+            if len(cells) != len(header):
+                raise DataError(f"{path} line {line}: expected {len(header)} values (as in the header), found {len(cells)}")
+            rows.append((line, cells))
+    except csv.Error as error:
+        raise DataError(f"{path} line {reader.line_num}: {error}") from None
+    if header is None:
+        raise DataError(f"{path}: the file is empty, expected a header row and data rows")
+    if not rows:
+        raise DataError(f"{path}: has a header but no data rows")
+    return header, rows
+
+
+def parse_number(text, path, line, column):
+    """A finite float from a CSV cell, or a DataError naming the file, line and column."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{path} line {line}: column {column!r} has {text!r}, which is not a number") from None
+    if not math.isfinite(value):
+        raise DataError(f"{path} line {line}: column {column!r} has {text!r}; NaN and infinite values are not allowed")
+    return value
+
+
+class Dataset:
+    """Features X (n, d) as a Matrix and targets, with the names that give them meaning.
+
+    Classification: `labels` is a list of class indices into `class_names`.
+    Regression: `values` is an (n, k) Matrix of target numbers.
+    """
+
+    def __init__(self, X, feature_names, target_name, task, labels=None, class_names=None, values=None):
+        self.X, self.feature_names, self.target_name, self.task = X, feature_names, target_name, task
+        self.labels, self.class_names, self.values = labels, class_names, values
+
+    def __len__(self):
+        return len(self.X)
+
+    def targets(self):
+        """The training targets: one-hot rows for classification, the values for regression."""
+        if self.task == "classification":
+            return one_hot(self.labels, len(self.class_names))
+        return self.values
+
+    def subset(self, indices):
+        labels = [self.labels[i] for i in indices] if self.labels is not None else None
+        values = self.values.take(indices) if self.values is not None else None
+        return Dataset(self.X.take(indices), self.feature_names, self.target_name, self.task,
+                       labels, self.class_names, values)
+
+
+def _looks_like_classes(cells):
+    """A numeric target is taken as class labels when every value is a whole number and there are few of them."""
+    try:
+        numbers = [float(c) for c in cells]
+    except ValueError:
+        return True
+    distinct = set(numbers)
+    return all(v.is_integer() for v in distinct) and len(distinct) <= 20
+
+
+def load_csv(path, target, features=None, delimiter=",", task="auto", class_names=None):
+    """Load a CSV whose columns are numeric features and one target column.
+
+    target: the target column's name. features: the feature columns to use
+    (default: every other column), found by name, so their order in the file
+    does not matter. task: "classification", "regression" or "auto" (text
+    targets, or a few whole numbers, mean classification). class_names: the
+    classes of a trained model, to read new rows with the same numbering.
+    """
+    header, rows = read_csv_rows(path, delimiter)
+    if target not in header:
+        raise DataError(f"{path}: target column {target!r} is not in the header; columns: {', '.join(header)}")
+    if features is None:
+        features = [name for name in header if name != target]
+    missing = [name for name in features if name not in header]
+    if missing:
+        raise DataError(f"{path}: missing feature column(s) {', '.join(map(repr, missing))}")
+    if not features:
+        raise DataError(f"{path}: no feature columns besides the target {target!r}")
+    positions = [header.index(name) for name in features]
+    X = Matrix._wrap(
+        [[parse_number(cells[p], path, line, header[p]) for p in positions] for line, cells in rows], len(positions)
+    )
+    target_at = header.index(target)
+    target_cells = [cells[target_at] for _, cells in rows]
+    if task == "auto":
+        task = "classification" if _looks_like_classes(target_cells) else "regression"
+    if task == "regression":
+        values = Matrix._wrap([[parse_number(cells[target_at], path, line, target)] for line, cells in rows], 1)
+        return Dataset(X, list(features), target, task, values=values)
+    if any(not c for c in target_cells):
+        line = rows[target_cells.index("")][0]
+        raise DataError(f"{path} line {line}: the target column {target!r} is empty")
+    if class_names is None:
+        class_names = sorted_class_names(target_cells)
+        if len(class_names) < 2:
+            raise DataError(f"{path}: the target column {target!r} has only one class ({class_names[0]!r}); need at least 2")
+    index = {name: i for i, name in enumerate(class_names)}
+    labels = []
+    for (line, _), cell in zip(rows, target_cells):
+        name = _class_name(cell)
+        if name not in index:
+            raise DataError(f"{path} line {line}: unknown class {cell!r}; the model knows {', '.join(class_names)}")
+        labels.append(index[name])
+    return Dataset(X, list(features), target, task, labels=labels, class_names=list(class_names))
+
+
+def _class_name(cell):
+    """'3', '3.0' and ' 3 ' name the same class: whole numbers are written without a decimal point."""
+    try:
+        value = float(cell)
+    except ValueError:
+        return cell
+    return str(int(value)) if value.is_integer() else cell
+
+
+def sorted_class_names(cells):
+    """The distinct class names, numbers in numeric order, text in alphabetical order."""
+    names = {_class_name(c) for c in cells}
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return sorted(names)
+
+
+def one_hot(labels, n_classes):
+    """Class indices -> rows with a 1.0 at the class and 0.0 elsewhere: 1 of 3 -> [0, 1, 0]."""
+    return Matrix._wrap([[1.0 if j == label else 0.0 for j in range(n_classes)] for label in labels], n_classes)
+
+
+# ---------------------------------------------------------------- splitting
+def train_test_split(labels, test_fraction, rng, stratify=True):
+    """Shuffled (train_indices, test_indices) for n = len(labels) rows.
+
+    Stratified: each class is split separately, so that both parts keep the
+    class proportions; pass stratify=False for regression targets.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test fraction must be in (0, 1), got {test_fraction!r}")
+    groups = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label if stratify else 0, []).append(i)
+    train, test = [], []
+    for key in sorted(groups):
+        members = groups[key]
+        rng.shuffle(members)
+        n_test = int(round(len(members) * test_fraction))
+        if len(members) >= 2:
+            n_test = min(max(n_test, 1), len(members) - 1)
+        test.extend(members[:n_test])
+        train.extend(members[n_test:])
+    if not train or not test:
+        raise DataError(f"{len(labels)} rows are too few to split with test fraction {test_fraction}")
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
+
+
+# ------------------------------------------------------------ normalization
+class Normalizer:
+    """Per-column scaling fitted on training rows only, then applied to any rows.
+
+    zscore: x' = (x - mean) / std  (population std; a constant column gets std 1)
+    minmax: x' = (x - min) / (max - min)
+    none:   x' = x
+    """
+
+    METHODS = ("zscore", "minmax", "none")
+
+    def __init__(self, method="zscore", shift=None, scale=None):
+        if method not in self.METHODS:
+            raise ValueError(f"unknown normalization {method!r}; valid: {', '.join(self.METHODS)}")
+        self.method, self.shift, self.scale = method, shift, scale
+
+    def fit(self, X):
+        n = len(X)
+        columns = list(zip(*X.rows))
+        if self.method == "zscore":
+            self.shift = [math.fsum(c) / n for c in columns]
+            spreads = [math.sqrt(math.fsum((v - m) ** 2 for v in c) / n) for c, m in zip(columns, self.shift)]
+        elif self.method == "minmax":
+            self.shift = [min(c) for c in columns]
+            spreads = [max(c) - lo for c, lo in zip(columns, self.shift)]
+        else:
+            self.shift, spreads = [0.0] * len(columns), [1.0] * len(columns)
+        self.scale = [s if s > 0.0 else 1.0 for s in spreads]
+        return self
+
+    def transform(self, X):
+        if self.shift is None:
+            raise ValueError("Normalizer.transform called before fit")
+        if X.shape[1] != len(self.shift):
+            raise ValueError(f"normalizer fitted on {len(self.shift)} columns, got shape {X.shape}")
+        return (X - Matrix._wrap([self.shift])) / Matrix._wrap([self.scale])
+
+    def inverse_transform(self, X):
+        return X * Matrix._wrap([self.scale]) + Matrix._wrap([self.shift])
+
+    def to_dict(self):
+        return {"method": self.method, "shift": self.shift, "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(data["method"], [float(v) for v in data["shift"]], [float(v) for v in data["scale"]])
+
+
+# ------------------------------------------------------------------ metrics
+def accuracy(predicted, actual):
+    """Share of positions where predicted[i] == actual[i]."""
+    if len(predicted) != len(actual) or not actual:
+        raise ValueError(f"accuracy needs two equal non-empty lists, got {len(predicted)} and {len(actual)}")
+    return sum(p == a for p, a in zip(predicted, actual)) / len(actual)
+
+
+def confusion_matrix(actual, predicted, n_classes):
+    """counts[i][j] = number of rows of true class i predicted as class j."""
+    counts = [[0] * n_classes for _ in range(n_classes)]
+    for a, p in zip(actual, predicted):
+        counts[a][p] += 1
+    return counts
+
+
+def precision_recall_f1(actual, predicted, n_classes):
+    """Per class c: precision = TP / (TP + FP), recall = TP / (TP + FN),
+    F1 = 2 * precision * recall / (precision + recall); 0 where a denominator is 0."""
+    counts = confusion_matrix(actual, predicted, n_classes)
+    scores = []
+    for c in range(n_classes):
+        true_pos = counts[c][c]
+        predicted_c = sum(counts[r][c] for r in range(n_classes))
+        actual_c = sum(counts[c])
+        precision = true_pos / predicted_c if predicted_c else 0.0
+        recall = true_pos / actual_c if actual_c else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores.append({"precision": precision, "recall": recall, "f1": f1, "support": actual_c})
+    return scores
+
+
+def regression_scores(actual, predicted):
+    """RMSE = sqrt(mean (y - p)^2), MAE = mean |y - p|, R^2 = 1 - SS_res / SS_tot (flat lists)."""
+    n = len(actual)
+    if n != len(predicted) or n == 0:
+        raise ValueError(f"regression scores need two equal non-empty lists, got {n} and {len(predicted)}")
+    residual = math.fsum((a - p) ** 2 for a, p in zip(actual, predicted))
+    mean = math.fsum(actual) / n
+    total = math.fsum((a - mean) ** 2 for a in actual)
+    return {
+        "rmse": math.sqrt(residual / n),
+        "mae": math.fsum(abs(a - p) for a, p in zip(actual, predicted)) / n,
+        "r2": 1.0 - residual / total if total > 0 else 0.0,
+    }
+
+
+def format_confusion_matrix(counts, class_names):
+    """The confusion matrix as aligned text, rows = true class, columns = predicted."""
+    width = max(6, max(len(n) for n in class_names), max(len(str(v)) for row in counts for v in row))
+    lines = [" " * width + "  predicted ->", " " * width + " " + " ".join(f"{n:>{width}}" for n in class_names)]
+    for name, row in zip(class_names, counts):
+        lines.append(f"{name:>{width}} " + " ".join(f"{v:>{width}}" for v in row))
+    return "\n".join(lines)
