@@ -1,0 +1,465 @@
+"""Configuration: check the JSON file that `python main.py` reads, all at once, before any work.
+
+SCHEMA below describes the whole file as nested small spec objects (Integer, Real,
+Boolean, String, Choice, ListOf, Section, Variant), each with its type, constraint
+and default; adding an option is one line. One generic walk checks a config
+against it, fills in the defaults and reports EVERY problem, so the user fixes the
+file in one go; checks between two fields follow in CROSS_CHECKS. For example:
+
+    config.json: unknown key 'trainig' (did you mean 'training'?); model.hidden_layers[1].units: must be a positive integer, got 0
+
+The valid names of activations, losses, optimizers and initializers are read
+from their registries.
+"""
+
+import copy
+import difflib
+import json
+import math
+import operator
+import os
+
+import activations
+import layers
+import losses
+import optimizers
+
+# The valid names come from the registries, so a new activation, loss or
+# optimizer is accepted by the config as soon as it is registered.
+ACTIVATIONS = list(activations.ACTIVATIONS)
+LOSSES = list(losses.LOSSES)
+OPTIMIZERS = list(optimizers.OPTIMIZERS)
+SCHEDULERS = ["step", "exponential", "cosine", "plateau"]
+TASKS = ["classification", "regression", "auto"]
+NORMALIZATIONS = ["zscore", "minmax", "none"]
+INITIALIZATIONS = list(layers.INITIALIZERS)
+MONITORS = ["val_loss", "loss", "val_accuracy", "accuracy"]
+MODES = ["min", "max"]
+
+# The output activations each loss can follow. 'linear' and 'pass' mean the model
+# outputs logits and the loss applies the sigmoid or softmax itself (fused, stable).
+LOSS_OUTPUT_ACTIVATIONS = {
+    "binary_cross_entropy": ["sigmoid", "linear", "pass"],
+    "cross_entropy": ["softmax", "linear", "pass"],
+}
+
+
+class ConfigError(ValueError):
+    """Every problem found in a configuration; str() puts them all on one line."""
+
+    def __init__(self, problems, source=None):
+        self.problems = list(problems)
+        self.source = source
+        text = "; ".join(self.problems)
+        super().__init__(f"{source}: {text}" if source else text)
+
+
+# ---------------------------------------------------------------- helpers
+
+def _show(value):
+    """A value as the user wrote it: JSON spelling (true, null, NaN), strings quoted, kept short."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=repr)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _did_you_mean(word, candidates):
+    """' (did you mean 'x'?)' for the closest candidate, compared ignoring case, or ''."""
+    by_lower = {candidate.lower(): candidate for candidate in candidates}
+    close = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
+
+
+def _join(path, key):
+    return f"{path}.{key}" if path else key
+
+
+def _bounds_test(bounds):
+    """A predicate from bounds written as in a textbook: '> 0', '>= 0', 'in (0, 1)', 'in [0, 1)'."""
+    if bounds.startswith("in "):
+        low, high = (float(end) for end in bounds[4:-1].split(","))
+        above_low = operator.lt if bounds[3] == "(" else operator.le
+        below_high = operator.lt if bounds[-1] == ")" else operator.le
+        return lambda x: above_low(low, x) and below_high(x, high)
+    sign, limit = bounds.split()
+    compare = {">": operator.gt, ">=": operator.ge}[sign]
+    return lambda x: compare(x, float(limit))
+
+
+class _Run:
+    """The state of one validation: the problems found and the defaults computed at the end."""
+
+    def __init__(self):
+        self.problems = []
+        self.deferred = []  # (filled section, key, function(section, config)) for derived defaults
+
+    def report(self, path, message):
+        self.problems.append(f"{path}: {message}" if path else message)
+
+
+# ---------------------------------------------------------------- specs
+
+class Spec:
+    """One value in the schema: how to check it, and its default when the key is absent.
+
+    default may be a function(section, config) for a default that depends on
+    other values (a cosine schedule lasts `epochs` by default); it is computed
+    after the walk, when the whole config is known.
+    """
+
+    def __init__(self, default=None, required=False, nullable=False):
+        self.default = default  # unused when required
+        self.required = required
+        self.nullable = nullable  # JSON null is allowed
+
+    def must(self, description, value):
+        """The usual message: 'must be <what is allowed>, got <value>'."""
+        allowed = description + (" or null" if self.nullable else "")
+        return f"must be {allowed}, got {_show(value)}"
+
+    def validate(self, value, path, run):
+        """Report what is wrong with value under path; return it with defaults filled in."""
+        return None if value is None and self.nullable else self.check(value, path, run)
+
+    def check(self, value, path, run):
+        """Scalars only say what is wrong, in problem(value); containers override check()."""
+        message = self.problem(value)
+        if message:
+            run.report(path, message)
+        return value
+
+
+class Integer(Spec):
+    def __init__(self, minimum, **options):
+        super().__init__(**options)
+        self.minimum = minimum
+        self.description = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+
+    def problem(self, value):
+        # bool is a subclass of int in Python, but `"epochs": true` is a mistake
+        if isinstance(value, bool) or not isinstance(value, int) or value < self.minimum:
+            return self.must(self.description, value)
+        return None
+
+
+class Real(Spec):
+    """A finite number, int or float, within bounds such as '> 0' or 'in [0, 1)'."""
+
+    def __init__(self, bounds, **options):
+        super().__init__(**options)
+        self.bounds = bounds
+        self.within = _bounds_test(bounds)
+
+    def problem(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return self.must(f"a number {self.bounds}", value)
+        # Python's json reads NaN and Infinity, which would poison training silently
+        if isinstance(value, float) and not math.isfinite(value):
+            return self.must("a finite number", value)
+        if not self.within(value):
+            return self.must(self.bounds, value)
+        return None
+
+
+class Boolean(Spec):
+    def problem(self, value):
+        return None if isinstance(value, bool) else self.must("true or false", value)
+
+
+class String(Spec):
+    def __init__(self, non_empty=True, length=None, **options):
+        super().__init__(**options)
+        self.non_empty, self.length = non_empty, length
+        self.description = ("a one-character string" if length == 1 else
+                            "a non-empty string" if non_empty else "a string")
+
+    def problem(self, value):
+        if (not isinstance(value, str) or (self.non_empty and not value)
+                or (self.length is not None and len(value) != self.length)):
+            return self.must(self.description, value)
+        return None
+
+
+class Choice(Spec):
+    """One name out of a list, matched exactly; `kind` names the list in messages."""
+
+    def __init__(self, kind, names, **options):
+        super().__init__(**options)
+        self.kind = kind
+        self.names = names
+
+    def problem(self, value):
+        if isinstance(value, str) and value in self.names:
+            return None
+        valid = ", ".join(sorted(self.names))
+        if not isinstance(value, str):
+            return self.must(f"one of {valid}", value)
+        return f"unknown {self.kind} {value!r}; valid: {valid}" + _did_you_mean(value, self.names)
+
+
+class ListOf(Spec):
+    """A list whose items all follow one spec, optionally of a fixed length."""
+
+    def __init__(self, item, length=None, **options):
+        super().__init__(**options)
+        self.item = item
+        self.length = length
+        self.description = "a list" if length is None else f"a list of {length} items"
+
+    def check(self, value, path, run):
+        if not isinstance(value, list) or (self.length is not None and len(value) != self.length):
+            run.report(path, self.must(self.description, value))
+            return value
+        return [self.item.validate(item, f"{path}[{index}]", run) for index, item in enumerate(value)]
+
+
+class Section(Spec):
+    """A JSON object with a fixed set of keys, each described by a spec."""
+
+    def __init__(self, fields, **options):
+        super().__init__(**options)
+        self.fields = fields
+
+    def check(self, value, path, run, variant=None):
+        """variant: (name, keys of all variants) when the section is one variant of a Variant."""
+        if not isinstance(value, dict):
+            run.report(path, self.must("an object", value))
+            return value
+        for key in value:
+            if key in self.fields:
+                continue
+            if variant and key in variant[1]:
+                options = ", ".join(sorted(option for option in self.fields if option != "name"))
+                run.report(_join(path, key), f"not an option of {variant[0]!r}; its options: {options}")
+            else:
+                run.report(path, f"unknown key {key!r}" + _did_you_mean(key, self.fields))
+        filled = {}
+        for key, spec in self.fields.items():
+            if key in value:
+                filled[key] = spec.validate(value[key], _join(path, key), run)
+            elif spec.required:
+                hint = f" ({', '.join(sorted(spec.names))})" if isinstance(spec, Choice) else ""
+                run.report(path, f"missing required key {key!r}{hint}")
+            elif callable(spec.default):
+                filled[key] = None  # keeps the key order; computed once the whole config is known
+                run.deferred.append((filled, key, spec.default))
+            else:
+                # walked like a value the user wrote, so nested defaults get filled too
+                filled[key] = spec.validate(copy.deepcopy(spec.default), _join(path, key), run)
+        return filled
+
+
+class Variant(Spec):
+    """An object whose "name" picks its other keys: an optimizer, a learning-rate scheduler."""
+
+    def __init__(self, kind, names, options_by_name, **options):
+        super().__init__(**options)
+        self.kind = kind
+        self.name = Choice(kind, names, required=True)
+        self.options_by_name = options_by_name
+        self.all_keys = {key for fields in options_by_name.values() for key in fields}
+
+    def check(self, value, path, run):
+        if not isinstance(value, dict):
+            hint = f' (write {{"name": {json.dumps(value)}}})' if value in self.name.names else ""
+            run.report(path, self.must("an object", value) + hint)
+            return value
+        if "name" not in value:
+            run.report(path, f"missing required key 'name' ({', '.join(sorted(self.name.names))})")
+            return value
+        name = value["name"]
+        if self.name.problem(name):
+            self.name.validate(name, _join(path, "name"), run)
+            return value  # its other keys cannot be checked without knowing which options apply
+        section = Section({"name": self.name, **self.options_by_name.get(name, {})})
+        return section.check(value, path, run, variant=(name, self.all_keys))
+
+
+# ---------------------------------------------------------------- schema
+
+def _epochs(section, config):
+    """A cosine schedule anneals over the whole training run unless told otherwise."""
+    return config["training"]["epochs"]
+
+
+def _mode_for_monitor(section, config):
+    """Accuracy is to be maximised, a loss minimised."""
+    return "max" if str(section.get("monitor")).endswith("accuracy") else "min"
+
+
+_LR_SMALL, _LR_LARGE = Real("> 0", default=0.001), Real("> 0", default=0.01)
+_MOMENTUM = Real("in [0, 1)", default=0)
+_BETAS = ListOf(Real("in [0, 1)"), length=2, default=[0.9, 0.999])
+_EPS = Real("> 0", default=1e-8)
+_NO_WEIGHT_DECAY = Real(">= 0", default=0)
+
+OPTIMIZER_OPTIONS = {
+    "sgd": {"lr": _LR_LARGE, "momentum": _MOMENTUM, "nesterov": Boolean(default=False),
+            "weight_decay": _NO_WEIGHT_DECAY},
+    "rmsprop": {"lr": _LR_LARGE, "momentum": _MOMENTUM, "alpha": Real("in (0, 1)", default=0.99),
+                "eps": _EPS, "weight_decay": _NO_WEIGHT_DECAY},
+    "adam": {"lr": _LR_SMALL, "betas": _BETAS, "eps": _EPS, "weight_decay": _NO_WEIGHT_DECAY},
+    # AdamW decouples the decay from the gradient, so a nonzero default is the point of it
+    "adamw": {"lr": _LR_SMALL, "betas": _BETAS, "eps": _EPS, "weight_decay": Real(">= 0", default=0.01)},
+}
+
+_WARMUP = {"warmup_epochs": Integer(minimum=0, default=0)}
+SCHEDULER_OPTIONS = {
+    "step": {"step_size": Integer(minimum=1, required=True), "gamma": Real("> 0", default=0.1), **_WARMUP},
+    "exponential": {"gamma": Real("> 0", required=True), **_WARMUP},
+    "cosine": {"t_max": Integer(minimum=1, default=_epochs), "eta_min": Real(">= 0", default=0), **_WARMUP},
+    "plateau": {
+        "factor": Real("in (0, 1)", default=0.1),
+        "patience": Integer(minimum=0, default=10),
+        "threshold": Real(">= 0", default=1e-4),
+        "min_lr": Real(">= 0", default=0),
+        "monitor": Choice("monitor", MONITORS, default="val_loss"),
+        "mode": Choice("mode", MODES, default=_mode_for_monitor),
+        **_WARMUP,
+    },
+}
+
+SCHEMA = Section({
+    "seed": Integer(minimum=0, default=42),
+    "task": Choice("task", TASKS, default="auto"),
+    "data": Section({
+        "path": String(required=True),
+        "target": String(required=True),
+        "test_fraction": Real("in (0, 1)", default=0.2),
+        "validation_fraction": Real("in [0, 1)", default=0),
+        "normalize": Choice("normalization", NORMALIZATIONS, default="zscore"),
+        "delimiter": String(length=1, default=","),
+        "features": ListOf(String(), nullable=True),  # null: every column except the target
+    }, required=True),
+    "model": Section({
+        "hidden_layers": ListOf(Section({
+            "units": Integer(minimum=1, required=True),
+            "activation": Choice("activation", ACTIVATIONS, default="relu"),
+            "dropout": Real("in [0, 1)", default=0),
+            "batch_norm": Boolean(default=False),
+            "l1": Real(">= 0", default=0),
+            "l2": Real(">= 0", default=0),
+        }), default=[]),
+        "output_activation": Choice("activation", ACTIVATIONS, default="softmax"),
+        "init": Choice("initialization", INITIALIZATIONS, default="he"),
+    }, default={}),
+    "training": Section({
+        "loss": Choice("loss", LOSSES, default="cross_entropy"),
+        "optimizer": Variant("optimizer", OPTIMIZERS, OPTIMIZER_OPTIONS,
+                             default={"name": "adam", "lr": 0.001}),
+        "epochs": Integer(minimum=1, default=100),
+        "batch_size": Integer(minimum=1, default=32),
+        "shuffle": Boolean(default=True),
+        "clip_norm": Real("> 0", nullable=True),
+        "scheduler": Variant("scheduler", SCHEDULERS, SCHEDULER_OPTIONS, nullable=True),
+        "early_stopping": Section({
+            "monitor": Choice("monitor", MONITORS, default="val_loss"),
+            "patience": Integer(minimum=0, default=10),
+            "min_delta": Real(">= 0", default=0),
+            "restore_best": Boolean(default=True),
+        }, nullable=True),
+        "checkpoint_every": Integer(minimum=1, nullable=True),
+        "checkpoint_path": String(non_empty=False, default="checkpoint.json"),
+    }, default={}),
+    "output": Section({
+        "model_path": String(default="model.json"),
+        "plot": String(non_empty=False, nullable=True),  # path of an SVG training chart
+    }, default={}),
+})
+
+
+# ---------------------------------------------------------------- checks across fields
+
+def _get(config, dotted):
+    """The value at a dotted path, or None when a part is missing or is not an object."""
+    value = config
+    for key in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _check_fractions(config, report):
+    fields = SCHEMA.fields["data"].fields
+    test, validation = _get(config, "data.test_fraction"), _get(config, "data.validation_fraction")
+    # only when each is valid on its own: one mistake, one message
+    if (fields["test_fraction"].problem(test) is None
+            and fields["validation_fraction"].problem(validation) is None and test + validation >= 1):
+        report("data.validation_fraction", "test_fraction + validation_fraction must be < 1 "
+               f"(some data must be left to train on), got {test} + {validation}")
+
+
+def _check_loss_matches_output(config, report):
+    loss, output = _get(config, "training.loss"), _get(config, "model.output_activation")
+    allowed = LOSS_OUTPUT_ACTIVATIONS.get(loss) if isinstance(loss, str) else None
+    if allowed and output in ACTIVATIONS and output not in allowed:
+        report("training.loss", f"{loss!r} needs model.output_activation "
+               f"{' or '.join(map(repr, allowed))}, got {output!r}")
+
+
+def _check_nesterov_has_momentum(config, report):
+    optimizer = _get(config, "training.optimizer")
+    if _get(optimizer, "nesterov") is True and _get(optimizer, "momentum") == 0:
+        report("training.optimizer.nesterov", "needs momentum > 0, got momentum 0")
+
+
+def _check_validation_monitors(config, report):
+    """Watching a val_* metric needs a validation split to compute it on."""
+    if _get(config, "data.validation_fraction") != 0:
+        return
+    for section in ("training.early_stopping", "training.scheduler"):
+        monitor = _get(config, section + ".monitor")
+        if monitor in MONITORS and monitor.startswith("val_"):
+            report(section + ".monitor", f"{monitor!r} needs data.validation_fraction > 0")
+
+
+CROSS_CHECKS = [_check_fractions, _check_loss_matches_output,
+                _check_nesterov_has_momentum, _check_validation_monitors]
+
+
+# ---------------------------------------------------------------- public functions
+
+def validate_config(cfg, source="config"):
+    """Check cfg (a dict, as read from JSON) against SCHEMA; return a filled-in deep copy.
+
+    Raises ConfigError listing every problem, prefixed with `source`. cfg is not changed.
+    """
+    if not isinstance(cfg, dict):
+        raise ConfigError([f"the top level must be a JSON object {{...}}, got {_show(cfg)}"], source)
+    run = _Run()
+    config = SCHEMA.validate(copy.deepcopy(cfg), "", run)
+    for section, key, compute in run.deferred:
+        section[key] = compute(section, config)
+    for check in CROSS_CHECKS:
+        check(config, run.report)
+    if run.problems:
+        raise ConfigError(run.problems, source)
+    return config
+
+
+def load_config(path):
+    """Read a JSON configuration file, validate it, and return it with defaults filled in."""
+    source = os.fspath(path)
+    if os.path.isdir(path):
+        raise ConfigError(["is a directory, not a JSON file"], source)
+    try:
+        # utf-8-sig: editors on Windows like to start the file with a byte-order mark
+        with open(path, encoding="utf-8-sig") as file:
+            text = file.read()
+    except FileNotFoundError:
+        raise ConfigError([f"file not found (looked in {os.path.abspath(path)})"], source) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"not UTF-8 text (byte 0x{error.object[error.start]:02x} "
+                           f"at offset {error.start})"], source) from None
+    except OSError as error:
+        raise ConfigError([f"cannot read the file: {error.strerror}"], source) from None
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError([f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"],
+                          source) from None
+    return validate_config(cfg, source)
+
+
+# Every default filled in; data.path and data.target have none (they are required) and are absent.
+DEFAULT_CONFIG = SCHEMA.validate({"data": {}}, "", _Run())
