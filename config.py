@@ -277,8 +277,10 @@ class Variant(Spec):
 # ---------------------------------------------------------------- schema
 
 def _epochs(section, config):
-    """A cosine schedule anneals over the whole training run unless told otherwise."""
-    return config["training"]["epochs"]
+    """A cosine schedule anneals over the rest of the training run (after any warm-up) unless told otherwise."""
+    warmup = section.get("warmup_epochs")
+    warmup = warmup if isinstance(warmup, int) and not isinstance(warmup, bool) else 0
+    return max(1, config["training"]["epochs"] - warmup)
 
 
 def _mode_for_monitor(section, config):
@@ -413,8 +415,18 @@ def _check_validation_monitors(config, report):
             report(section + ".monitor", f"{monitor!r} needs data.validation_fraction > 0")
 
 
+def _check_batch_norm_batch_size(config, report):
+    """BatchNorm takes a variance over the rows of a batch, which needs at least two of them."""
+    layers = _get(config, "model.hidden_layers")
+    if _get(config, "training.batch_size") == 1 and isinstance(layers, list):
+        for i, layer in enumerate(layers):
+            if _get(layer, "batch_norm") is True:
+                report(f"model.hidden_layers[{i}].batch_norm", "needs training.batch_size >= 2 (a batch "
+                       "variance needs two rows), got batch_size 1")
+
+
 CROSS_CHECKS = [_check_fractions, _check_loss_matches_output,
-                _check_nesterov_has_momentum, _check_validation_monitors]
+                _check_nesterov_has_momentum, _check_validation_monitors, _check_batch_norm_batch_size]
 
 
 # ---------------------------------------------------------------- public functions

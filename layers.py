@@ -6,6 +6,10 @@ Every layer has one interface:
                              parameter's .grad with dL/d(parameter)
     parameters() -> list of Parameter
 Gradients are computed here; the optimizer applies them in a separate step.
+
+    Dense       Y = X @ W + b, with optional L1 / L2 weight penalties
+    Dropout     zero a random share p of the entries in training
+    BatchNorm   normalize each feature over the batch, then scale and shift
 """
 
 import math
@@ -65,6 +69,12 @@ def _positive_int(value, what):
     return value
 
 
+def _non_negative(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
 # -------------------------------------------------------------------- Dense
 class Dense:
     """Fully connected layer: Y = X @ W + b.
@@ -72,11 +82,18 @@ class Dense:
     Shapes: X (n, in), W (in, out), b (1, out), Y (n, out).
     Backward, given dY = dL/dY:
         dW = X.T @ dY      db = sum of dY over rows      dX = dY @ W.T
+
+    Optional weight penalties (as Keras's l1 and l2 regularizers; the bias is
+    not penalized), added to the loss that training reports:
+        penalty = l1 * sum |W| + l2 * sum W^2
+        d(penalty)/dW = l1 * sign(W) + 2 * l2 * W      (sign(0) taken as 0)
     """
 
-    def __init__(self, in_features, out_features, init="he", bias=True, rng=None):
+    def __init__(self, in_features, out_features, init="he", bias=True, rng=None, l1=0.0, l2=0.0):
         self.in_features = _positive_int(in_features, "Dense in_features")
         self.out_features = _positive_int(out_features, "Dense out_features")
+        self.l1 = _non_negative(l1, "Dense l1")
+        self.l2 = _non_negative(l2, "Dense l2")
         if init not in INITIALIZERS:
             raise ValueError(f"unknown init {init!r}; valid: {', '.join(sorted(INITIALIZERS))}")
         if rng is None:
@@ -96,20 +113,177 @@ class Dense:
         y = x @ self.weight.value
         return y + self.bias.value if self.bias is not None else y
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
+        """Fill dW and db; return dX, or None with input_grad=False (a first layer's
+        dX is a gradient with respect to the data, which nothing uses; fit skips it).
+
+        matmul(..., transpose_a/transpose_b=True) is X.T @ dY and dY @ W.T computed
+        without making the transposed copies (see Matrix.matmul).
+        """
         if self.input is None:
             raise ValueError("Dense.backward called before forward")
-        self.weight.grad = self.input.T @ grad
+        self.weight.grad = self.input.matmul(grad, transpose_a=True)  # X.T @ dY
+        if self.l1 or self.l2:
+            self.weight.grad = self.weight.grad + self.penalty_gradient()
         if self.bias is not None:
             self.bias.grad = grad.sum(axis=0)
-        return grad @ self.weight.value.T
+        if not input_grad:
+            return None
+        return grad.matmul(self.weight.value, transpose_b=True)  # dY @ W.T
+
+    def penalty(self):
+        """l1 * sum |W| + l2 * sum W^2: the term this layer adds to the loss (0 without penalties)."""
+        rows = self.weight.value.rows
+        total = 0.0
+        if self.l1:
+            total += self.l1 * math.fsum(abs(w) for row in rows for w in row)
+        if self.l2:
+            total += self.l2 * math.fsum(w * w for row in rows for w in row)
+        return total
+
+    def penalty_gradient(self):
+        """d(penalty)/dW = l1 * sign(W) + 2 * l2 * W, shape (in, out)."""
+        l1, twice_l2 = self.l1, 2.0 * self.l2
+        return self.weight.value.map(lambda w: l1 * ((w > 0.0) - (w < 0.0)) + twice_l2 * w)
 
     def parameters(self):
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
     def get_config(self):
-        return {"in_features": self.in_features, "out_features": self.out_features,
-                "init": self.init, "bias": self.bias is not None}
+        config = {"in_features": self.in_features, "out_features": self.out_features,
+                  "init": self.init, "bias": self.bias is not None}
+        # the penalties only when set, so models saved without them keep their format
+        config.update({name: value for name, value in (("l1", self.l1), ("l2", self.l2)) if value})
+        return config
 
     def __repr__(self):
-        return f"Dense({self.in_features} -> {self.out_features})"
+        penalties = "".join(f", {name}={value:g}" for name, value in (("l1", self.l1), ("l2", self.l2)) if value)
+        return f"Dense({self.in_features} -> {self.out_features}{penalties})"
+
+
+# ------------------------------------------------------------------ Dropout
+class Dropout:
+    """Inverted dropout (Srivastava et al., 2014), as torch.nn.Dropout.
+
+    Training: each entry is zeroed with probability p, and the survivors are
+    scaled by 1 / (1 - p) so that every entry keeps its expected value:
+        Y = X * M,   M_ij = 0 with probability p, else 1 / (1 - p)
+    Evaluation (training=False): Y = X, nothing to undo at inference.
+    Backward, through the same mask: dX = dY * M.
+    The mask is drawn from `rng`, a random.Random: one seed makes a run repeatable.
+    Shapes: X, Y, M (n, features).
+    """
+
+    def __init__(self, p=0.5, rng=None):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout p (the share of units dropped) must be a number in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = rng if rng is not None else random.Random(0)
+        self.mask = None
+
+    def forward(self, x, training=False):
+        if not training or self.p == 0.0:
+            self.mask = None
+            return x
+        draw, p, scale = self.rng.random, self.p, 1.0 / (1.0 - self.p)
+        n_cols = x.shape[1]
+        self.mask = Matrix._wrap([[scale if draw() >= p else 0.0 for _ in range(n_cols)] for _ in x.rows], n_cols)
+        return x * self.mask
+
+    def backward(self, grad):
+        return grad if self.mask is None else grad * self.mask
+
+    def parameters(self):
+        return []
+
+    def get_config(self):
+        return {"p": self.p}
+
+    def __repr__(self):
+        return f"Dropout(p={self.p:g})"
+
+
+# ---------------------------------------------------------------- BatchNorm
+class BatchNorm:
+    """Batch normalization of each feature (Ioffe & Szegedy, 2015), as torch.nn.BatchNorm1d.
+
+    Training, with the statistics of the batch of n rows, column by column:
+        mu  = mean of X                  var = mean of (X - mu)^2          (biased: / n)
+        X_hat = (X - mu) / sqrt(var + eps)
+        Y = gamma * X_hat + beta         gamma (scale) and beta (shift) are learned
+        running_mean = (1 - momentum) * running_mean + momentum * mu
+        running_var  = (1 - momentum) * running_var  + momentum * var * n / (n - 1)   (unbiased)
+    Evaluation: the same with running_mean and running_var in place of mu and var.
+    Shapes: X, X_hat, Y (n, features); mu, var, gamma, beta, running statistics (1, features).
+
+    Backward in training, given dY; sums run over the n rows of each column:
+        dgamma = sum(dY * X_hat)         dbeta = sum(dY)         dX_hat = dY * gamma
+        dX = (n * dX_hat - sum(dX_hat) - X_hat * sum(dX_hat * X_hat)) / (n * sqrt(var + eps))
+    The two sums appear because mu and var depend on every row of the batch.
+    In evaluation the statistics are constants, so dX = dY * gamma / sqrt(running_var + eps).
+    The running statistics are not learned: they are saved with the model as its `buffers()`.
+    """
+
+    def __init__(self, features, momentum=0.1, eps=1e-5):
+        self.features = _positive_int(features, "BatchNorm features")
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm momentum must be a number in [0, 1], got {momentum!r}")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0.0:
+            raise ValueError(f"BatchNorm eps must be a number > 0, got {eps!r}")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.gamma = Parameter(Matrix.full(1, features, 1.0), "gamma")
+        self.beta = Parameter(Matrix.zeros(1, features), "beta")
+        self.running_mean = Matrix.zeros(1, features)
+        self.running_var = Matrix.full(1, features, 1.0)
+        self.x_hat = self.inv_std = None
+        self.used_batch_statistics = False
+
+    def forward(self, x, training=False):
+        n = x.shape[0]
+        if x.shape[1] != self.features:
+            raise ValueError(f"BatchNorm({self.features}) expects inputs with {self.features} columns, "
+                             f"got shape {x.shape}")
+        if training:
+            if n < 2:
+                raise ValueError("BatchNorm needs at least 2 rows per batch in training (the variance of one row "
+                                 "is 0), got 1; choose a batch_size that does not leave a batch of one row")
+            mean = x.mean(axis=0)
+            centered = x - mean
+            variance = (centered * centered).mean(axis=0)
+            momentum = self.momentum
+            self.running_mean = self.running_mean * (1.0 - momentum) + mean * momentum
+            self.running_var = self.running_var * (1.0 - momentum) + variance * (momentum * n / (n - 1))
+        else:
+            centered, variance = x - self.running_mean, self.running_var
+        eps = self.eps
+        self.inv_std = variance.map(lambda v: 1.0 / math.sqrt(v + eps))
+        self.x_hat = centered * self.inv_std
+        self.used_batch_statistics = training
+        return self.x_hat * self.gamma.value + self.beta.value
+
+    def backward(self, grad):
+        if self.x_hat is None:
+            raise ValueError("BatchNorm.backward called before forward")
+        x_hat, inv_std = self.x_hat, self.inv_std
+        self.gamma.grad = (grad * x_hat).sum(axis=0)
+        self.beta.grad = grad.sum(axis=0)
+        grad_x_hat = grad * self.gamma.value
+        if not self.used_batch_statistics:
+            return grad_x_hat * inv_std
+        n = grad.shape[0]
+        sum_grad = grad_x_hat.sum(axis=0)
+        sum_grad_x_hat = (grad_x_hat * x_hat).sum(axis=0)
+        return (grad_x_hat * float(n) - sum_grad - x_hat * sum_grad_x_hat) * (inv_std / n)
+
+    def parameters(self):
+        return [self.gamma, self.beta]
+
+    def buffers(self):
+        """State that is saved with the model but not trained: the running statistics."""
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def get_config(self):
+        return {"features": self.features, "momentum": self.momentum, "eps": self.eps}
+
+    def __repr__(self):
+        return f"BatchNorm({self.features})"

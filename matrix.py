@@ -22,13 +22,78 @@ loop into C:
 
 import math
 import operator
+from itertools import compress
 
-try:  # Python 3.12+: a fused, exactly rounded dot product written in C
-    from math import sumprod as _dot
-except ImportError:  # Python 3.9 - 3.11
-    def _dot(row, column, _mul=operator.mul):
-        """Dot product of two equal-length sequences: sum of row[i] * column[i]."""
-        return sum(map(_mul, row, column))
+# ------------------------------------------------------------------ kernels
+# A product spends all its time in its innermost loop, a dot product of
+# length k. CPython runs that loop about fifty times faster inside a C builtin
+# than as bytecode, so each product hands whole rows to a builtin:
+#   Python 3.12+   math.sumprod(row, column): one C loop, no float object per term
+#   before 3.12    sum(map(operator.mul, row, column)): map multiplies, sum adds, both in C
+# _dots is the loop over the columns for one row of the result; the 3.11
+# version spells out sum(map(...)) inside it instead of calling a helper per
+# entry, which would add a Python call to every one of the n * m dot products.
+# bench/kernel_variants.py times every other spelling tried (all slower).
+
+if hasattr(math, "sumprod"):  # Python 3.12+
+    _sumprod = math.sumprod
+
+    def _dots(row, columns):
+        """[dot(row, column) for column in columns], each by math.sumprod."""
+        return [_sumprod(row, column) for column in columns]
+
+    # Skipping a row's zeros (see _product) pays when its share of zeros is
+    # above SKIP_BASE + SKIP_PER_COLUMN / m, m the columns of the result
+    # (`python bench/run.py --zeros` measures it): about 0.42 for m = 64,
+    # 0.47 for m = 32, 0.68 for m = 10. Below SKIP_MIN_COLUMNS columns, counting
+    # the zeros (about one dot product per row) costs more than skipping saves.
+    _SKIP_BASE, _SKIP_PER_COLUMN, _SKIP_MIN_COLUMNS = 0.37, 3.1, 16
+else:  # Python 3.9 - 3.11
+    _mul = operator.mul
+
+    def _dots(row, columns):
+        """[dot(row, column) for column in columns], each by sum(map(mul, row, column))."""
+        return [sum(map(_mul, row, column)) for column in columns]
+
+    # sum(map(mul)) makes a float object per term, so each skipped term saves
+    # more than with sumprod: skipping pays from about 0.22 zeros for m = 64,
+    # 0.35 for m = 10, and counting costs a third of a dot product per row.
+    _SKIP_BASE, _SKIP_PER_COLUMN, _SKIP_MIN_COLUMNS = 0.2, 1.5, 8
+
+
+def _product(left_rows, right_columns, n_inner, right_rows=None):
+    """The rows of L @ R, given L's rows and R's columns (lists of sequences of floats).
+
+    Every entry is dot(row of L, column of R). A row of L that is mostly exact
+    zeros (ReLU outputs, blank pixels) is multiplied by its nonzero entries
+    only: itertools.compress keeps the rows of R that face a nonzero entry,
+    zip(*...) turns them into shortened columns, and the dot products run over
+    the nonzero values alone. Adding 0.0 never changes a sum, so the entries
+    are the same (but 0 * inf terms are skipped instead of giving nan).
+    Building the short columns costs about as much per kept term as a skipped
+    term saves on 3.12+, so a row goes this way only when its share of zeros
+    is past the break-even point above. Dense data (weights, gradients, most
+    features) has no exact zeros at all: when the first row has none, no row
+    is counted. right_rows (R's rows) are made from the columns when needed.
+    """
+    m = len(right_columns)
+    if m < _SKIP_MIN_COLUMNS or 0.0 not in left_rows[0]:
+        return [_dots(row, right_columns) for row in left_rows]
+    zero_limit = n_inner * (_SKIP_BASE + _SKIP_PER_COLUMN / m)
+    result = []
+    for row in left_rows:
+        if row.count(0.0) <= zero_limit:
+            result.append(_dots(row, right_columns))
+            continue
+        values = list(filter(None, row))  # the nonzero entries, in order
+        if not values:
+            result.append([0.0] * m)
+            continue
+        if right_rows is None:
+            right_rows = list(zip(*right_columns))
+        result.append(_dots(values, zip(*compress(right_rows, row))))
+    return result
+
 
 _isfinite = math.isfinite
 
@@ -175,16 +240,37 @@ class Matrix:
         """Matrix product: (n, k) @ (k, m) -> (n, m), C[i][j] = sum over t of A[i][t] * B[t][j].
 
         B is transposed once so each C[i][j] is the dot product of two lists
-        (row i of A, column j of B), computed by a builtin in C.
+        (row i of A, column j of B), computed by a builtin in C; rows of A
+        that are mostly exact zeros skip them (see _product).
         """
         if not isinstance(other, Matrix):
             return NotImplemented
         (n, k), (k2, m) = self.shape, other.shape
         if k != k2:
             raise ValueError(f"cannot multiply {self.shape} @ {other.shape}: {k} != {k2}")
-        columns = list(zip(*other.rows))
-        dot = _dot
-        return Matrix._wrap([[dot(row, col) for col in columns] for row in self.rows], m)
+        return Matrix._wrap(_product(self.rows, list(zip(*other.rows)), k, other.rows), m)
+
+    def matmul(self, other, transpose_a=False, transpose_b=False):
+        """A @ B with either operand read transposed, without making the transposed copy.
+
+        a.matmul(b, transpose_a=True) == a.T @ b      (the weight gradient X.T @ dY)
+        a.matmul(b, transpose_b=True) == a @ b.T      (the input gradient dY @ W.T)
+        The names are those of tf.matmul and of BLAS's gemm. A @ B.T needs no
+        transpose at all: its entries are dot products of a row of A with a row
+        of B. (`a @ b.T` would transpose B into B.T, and @ would transpose it
+        straight back to get its columns.) A.T @ B reads A's columns with zip.
+        """
+        if not isinstance(other, Matrix):
+            raise TypeError(f"matmul needs a Matrix, got {type(other).__name__}")
+        (n, k), (k2, m) = self.shape[::-1] if transpose_a else self.shape, other.shape[::-1] if transpose_b else other.shape
+        if k != k2:
+            a_name = "A.T" if transpose_a else "A"
+            b_name = "B.T" if transpose_b else "B"
+            raise ValueError(f"cannot multiply {a_name} @ {b_name} with shapes ({n}, {k}) @ ({k2}, {m}): {k} != {k2}")
+        left_rows = list(zip(*self.rows)) if transpose_a else self.rows
+        if transpose_b:  # the columns of B.T are the rows of B
+            return Matrix._wrap(_product(left_rows, other.rows, k), m)
+        return Matrix._wrap(_product(left_rows, list(zip(*other.rows)), k, other.rows), m)
 
     @property
     def T(self):

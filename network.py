@@ -16,8 +16,12 @@ import math
 import time
 
 from activations import ACTIVATIONS, get_activation
-from layers import Dense
+from diagnostics import Diagnostics
+from layers import BatchNorm, Dense, Dropout
 from matrix import Matrix
+from progress import Progress
+from training import (StopRequest, TrainingDiverged, check_monitor, clip_grad_norm, divergence_message,
+                      gradients_are_finite, interrupted, restore_training, save_checkpoint, training_state)
 from utils import write_atomic, make_rng
 
 FORMAT_NAME = "pure-python-neural-network"
@@ -25,7 +29,7 @@ FORMAT_VERSION = 1
 
 # Layer type name in a saved model -> class. Loading looks names up here and
 # nowhere else, so a model file can never make us run anything else.
-LAYER_TYPES = {"Dense": Dense}
+LAYER_TYPES = {"Dense": Dense, "Dropout": Dropout, "BatchNorm": BatchNorm}
 LAYER_TYPES.update({cls.__name__: cls for cls in ACTIVATIONS.values()})
 
 
@@ -55,15 +59,50 @@ class Network:
             X = layer.forward(X, training)
         return X
 
-    def backward(self, grad, layers=None):
-        """Send dL/d(output) back through the layers; returns dL/d(input)."""
-        for layer in reversed(self.layers if layers is None else layers):
+    def backward(self, grad, layers=None, input_grad=True):
+        """Send dL/d(output) back through the layers; returns dL/d(input).
+
+        With input_grad=False (as fit calls it) a first Dense layer skips dL/d(input),
+        a gradient with respect to the data that nothing uses (PyTorch skips it too
+        for inputs without requires_grad), and None is returned.
+        """
+        layers = self.layers if layers is None else layers
+        for layer in reversed(layers[1:]):
             grad = layer.backward(grad)
-        return grad
+        if not input_grad and isinstance(layers[0], Dense):
+            return layers[0].backward(grad, input_grad=False)
+        return layers[0].backward(grad)
 
     def parameters(self):
         """Every trainable Parameter, first layer first."""
         return [p for layer in self.layers for p in layer.parameters()]
+
+    def _weight_slots(self):
+        """(owner, attribute) of every parameter value and buffer, in the order of get_weights."""
+        slots = []
+        for layer in self.layers:
+            slots += [(p, "value") for p in layer.parameters()]
+            slots += [(layer, name) for name in _buffers(layer)]
+        return slots
+
+    def get_weights(self):
+        """A copy of every parameter and buffer (BatchNorm's running statistics) as lists of rows,
+        first layer first; set_weights puts it back (early stopping keeps the best epoch's this way)."""
+        return [getattr(owner, name).tolist() for owner, name in self._weight_slots()]
+
+    def set_weights(self, weights):
+        """Replace every parameter and buffer by the lists of rows get_weights gave."""
+        slots = self._weight_slots()
+        if len(weights) != len(slots):
+            raise ValueError(f"set_weights got {len(weights)} matrices, this network has {len(slots)}")
+        values = []
+        for (owner, name), rows in zip(slots, weights):
+            value, current = Matrix(rows), getattr(owner, name)
+            if value.shape != current.shape:
+                raise ValueError(f"set_weights: a matrix of shape {value.shape} for a {name} of shape {current.shape}")
+            values.append(value)
+        for (owner, name), value in zip(slots, values):
+            setattr(owner, name, value)
 
     def _training_layers(self, loss):
         """The layers to train through: all but a final activation that `loss` fuses with."""
@@ -79,59 +118,141 @@ class Network:
         return getattr(self.layers[-1], "name", None) in ("softmax", "sigmoid")
 
     # ------------------------------------------------------------------- fit
-    def fit(self, X, Y, loss, optimizer, epochs, batch_size=32, shuffle=True,
-            validation_data=None, rng=None, verbose=True):
+    def fit(self, X, Y, loss, optimizer, epochs, batch_size=32, shuffle=True, validation_data=None,
+            rng=None, verbose=True, scheduler=None, clip_norm=None, early_stopping=None,
+            checkpoint=None, diagnostics=None, resume=None, progress=None):
         """Train with mini-batch gradient descent; returns the history, a dict of per-epoch lists.
 
-        Each epoch shuffles the rows (with `rng`, a random.Random, for
-        reproducibility), and for each batch: forward, loss, backward, step.
-        history["loss"] is the mean training loss of each epoch, history["accuracy"]
-        the training accuracy (classifiers), and "val_loss", "val_accuracy" the
-        same on `validation_data` = (X_val, Y_val) when given.
+        Each epoch shuffles the rows (with `rng`, a random.Random, for reproducibility),
+        and for each batch: forward, loss (plus the layers' L1/L2 penalties), backward,
+        step. history["loss"] is the mean training loss of each epoch, "accuracy" the
+        training accuracy (classifiers), "val_loss" and "val_accuracy" the same on
+        validation_data = (X_val, Y_val) when given, and "lr" the epoch's learning rate.
+
+        Optional, each off by default, and then costing nothing per batch:
+            scheduler       a learning-rate schedule (schedulers.py), stepped after every epoch
+            clip_norm       cap the global norm of the gradients at this number
+            early_stopping  a training.EarlyStopping
+            checkpoint      a training.Checkpoint: save every N epochs, and when Ctrl-C stops training
+            diagnostics     True or a diagnostics.Diagnostics: a per-layer report after each epoch
+            resume          a checkpoint (its path, or the dict load_checkpoint returns) to continue
+            progress        a progress.Progress; by default one on standard output when verbose
+        A NaN or infinite loss or gradient raises training.TrainingDiverged before the step.
+        Ctrl-C stops after the current batch, saves a checkpoint and raises TrainingInterrupted.
         """
         _check_fit_arguments(X, Y, epochs, batch_size)
         rng = rng if rng is not None else make_rng(0)
         layers = self._training_layers(loss)
         threshold = 0.0 if layers is not self.layers else 0.5  # logits when the loss fused the output
         classifier = self.is_classifier(loss)
-        history = {"loss": []}
-        if classifier:
-            history["accuracy"] = []
-        if validation_data is not None:
-            history["val_loss"] = []
-            if classifier:
-                history["val_accuracy"] = []
+        history = _empty_history(classifier, validation_data is not None)
+        for watcher in (scheduler, early_stopping):
+            check_monitor(watcher, history)
         n = len(X)
+        batches = _batch_bounds(n, batch_size, any(isinstance(layer, BatchNorm) for layer in layers))
         order = list(range(n))
-        for epoch in range(1, epochs + 1):
-            started = time.perf_counter()
-            if shuffle:
-                rng.shuffle(order)
-            total_loss, correct = 0.0, 0
-            for start in range(0, n, batch_size):
-                batch = order[start:start + batch_size]
-                X_batch, Y_batch = X.take(batch), Y.take(batch)
-                output = self.forward(X_batch, training=True, layers=layers)
-                total_loss += loss.forward(output, Y_batch) * len(batch)
-                self.backward(loss.backward(), layers=layers)
-                optimizer.step()
+        position = None
+        if resume is not None:
+            history, position = restore_training(resume, self, history, n, optimizer, scheduler,
+                                                 early_stopping, rng)
+            order = position["order"]  # each epoch shuffles the order the last one left
+        if diagnostics is True:
+            diagnostics = Diagnostics()
+        if diagnostics:
+            diagnostics.watch(layers)
+        if progress is None and verbose:
+            progress = Progress(epochs, len(batches))
+        show_bar = progress is not None and progress.bar
+        params = self.parameters()
+        penalized = [layer for layer in layers if getattr(layer, "l1", 0.0) or getattr(layer, "l2", 0.0)]
+        isfinite, fsum, perf_counter = math.isfinite, math.fsum, time.perf_counter
+
+        def save(path, next_position):
+            save_checkpoint(path, training_state(self, optimizer, scheduler, early_stopping, rng, history,
+                                                 next_position, checkpoint))
+
+        first_epoch = position["epoch"] if position else 1
+        last_epoch, stopping = first_epoch - 1, False
+        with StopRequest() as ctrl_c:
+            for epoch in range(first_epoch, epochs + 1):
+                if position and position["batches_done"]:  # resuming in the middle of this epoch
+                    done, total_loss, correct = position["batches_done"], position["total_loss"], position["correct"]
+                else:
+                    done, total_loss, correct = 0, 0.0, 0
+                    if shuffle:
+                        rng.shuffle(order)
+                position = None
+                lr, started = optimizer.lr, perf_counter()
+                if progress:
+                    progress.start_epoch(epoch, done)
+                if diagnostics:
+                    diagnostics.start_epoch()
+                for batch_number, (start, stop) in enumerate(batches[done:], done + 1):
+                    batch = order[start:stop]
+                    X_batch, Y_batch = X.take(batch), Y.take(batch)
+                    output = self.forward(X_batch, training=True, layers=layers)
+                    batch_loss = loss.forward(output, Y_batch)
+                    if penalized:
+                        batch_loss += fsum(layer.penalty() for layer in penalized)
+                    self.backward(loss.backward(), layers=layers, input_grad=False)
+                    if not (isfinite(batch_loss) and gradients_are_finite(params)):
+                        raise TrainingDiverged(divergence_message(layers, epoch, batch_number, len(batches),
+                                                                  batch_loss, optimizer.lr, X_batch))
+                    if diagnostics:
+                        diagnostics.after_backward()
+                    if clip_norm:
+                        clip_grad_norm(params, clip_norm)
+                    optimizer.step()
+                    if diagnostics:
+                        diagnostics.after_step()
+                    total_loss += batch_loss * len(batch)
+                    if classifier:
+                        correct += _count_correct(output, Y_batch, threshold)
+                    if show_bar:
+                        progress.batch_done(batch_number, stop, total_loss)
+                    if ctrl_c.requested:
+                        raise interrupted(save, checkpoint, epoch, batch_number, len(batches), {
+                            "epoch": epoch, "batches_done": batch_number, "order": list(order),
+                            "total_loss": total_loss, "correct": correct})
+
+                # ---- end of the epoch: record, validate, schedule, report, save
+                history["loss"].append(total_loss / n)
                 if classifier:
-                    correct += _count_correct(output, Y_batch, threshold)
-            history["loss"].append(total_loss / n)
-            if classifier:
-                history["accuracy"].append(correct / n)
-            if validation_data is not None:
-                scores = self.evaluate(validation_data[0], validation_data[1], loss)
-                history["val_loss"].append(scores["loss"])
-                if classifier:
-                    history["val_accuracy"].append(scores["accuracy"])
-            if not math.isfinite(history["loss"][-1]):
-                raise FloatingPointError(
-                    f"epoch {epoch}: the training loss became {history['loss'][-1]}; "
-                    f"try a smaller learning rate (now {optimizer.lr})"
-                )
-            if verbose:
-                print(format_epoch(epoch, epochs, history, time.perf_counter() - started), flush=True)
+                    history["accuracy"].append(correct / n)
+                if validation_data is not None:
+                    scores = self.evaluate(validation_data[0], validation_data[1], loss)
+                    # the penalty is part of the loss on both sides, so the two curves compare
+                    val_loss = scores["loss"] + (fsum(layer.penalty() for layer in penalized) if penalized else 0.0)
+                    if not isfinite(val_loss):
+                        raise TrainingDiverged(f"training diverged at epoch {epoch}: the validation loss became "
+                                               f"{val_loss}. Try a smaller learning rate (now {optimizer.lr:g}).")
+                    history["val_loss"].append(val_loss)
+                    if classifier:
+                        history["val_accuracy"].append(scores["accuracy"])
+                history["lr"].append(lr)
+                if scheduler is not None:
+                    scheduler.step(history[scheduler.monitor][-1] if scheduler.monitor else None)
+                if early_stopping is not None:
+                    stopping = early_stopping.update(epoch, history[early_stopping.monitor][-1], self)
+                last_epoch = epoch
+                if progress:
+                    progress.end_epoch(format_epoch(epoch, epochs, history, perf_counter() - started))
+                if diagnostics:
+                    for line in diagnostics.end_epoch(epoch):
+                        if progress:
+                            progress.message(line)
+                if stopping:
+                    break
+                next_epoch = {"epoch": epoch + 1, "batches_done": 0, "order": list(order), "total_loss": 0.0,
+                              "correct": 0}
+                if checkpoint is not None and checkpoint.due(epoch):
+                    save(checkpoint.path, next_epoch)
+                if ctrl_c.requested and epoch < epochs:
+                    raise interrupted(save, checkpoint, epoch, len(batches), len(batches), next_epoch)
+        if early_stopping is not None:
+            summary = early_stopping.finish(self, last_epoch)
+            if progress and summary:
+                progress.message(summary)
         return history
 
     # ------------------------------------------------------------- inference
@@ -180,6 +301,9 @@ class Network:
             params = layer.parameters()
             if params:
                 entry["parameters"] = {p.name: p.value.tolist() for p in params}
+            buffers = _buffers(layer)
+            if buffers:
+                entry["buffers"] = {name: matrix.tolist() for name, matrix in buffers.items()}
             layers.append(entry)
         return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
                 "layers": layers, "metadata": self.metadata}
@@ -238,9 +362,16 @@ class Network:
         init = model_config.get("init", "he")
         layers, width = [], n_inputs
         for spec in model_config.get("hidden_layers", []):
-            layers.append(Dense(width, spec["units"], init=init, rng=rng))
+            units, batch_norm, dropout = spec["units"], spec.get("batch_norm", False), spec.get("dropout", 0)
+            # BatchNorm's shift beta does the bias's job (and the batch mean would cancel a bias anyway)
+            layers.append(Dense(width, units, init=init, rng=rng, bias=not batch_norm,
+                                l1=spec.get("l1", 0.0), l2=spec.get("l2", 0.0)))
+            if batch_norm:
+                layers.append(BatchNorm(units))
             layers.append(get_activation(spec.get("activation", "relu")))
-            width = spec["units"]
+            if dropout:
+                layers.append(Dropout(dropout, rng=rng))  # the masks come from the run's one seed too
+            width = units
         # the output layer: He init assumes a ReLU after it, so Xavier suits the (often linear) scores better
         output_init = "xavier" if init == "he" else init
         layers.append(Dense(width, n_outputs, init=output_init, rng=rng))
@@ -251,6 +382,28 @@ class Network:
 
 
 # ------------------------------------------------------------------ helpers
+def _empty_history(classifier, validation):
+    """The per-epoch lists fit fills: loss, accuracy (classifiers), their val_ twins, and lr."""
+    keys = ["loss"] + (["accuracy"] if classifier else [])
+    if validation:
+        keys += ["val_" + key for key in keys]
+    return {key: [] for key in keys + ["lr"]}
+
+
+def _batch_bounds(n, batch_size, avoid_single_row=False):
+    """(start, stop) of each batch of the shuffled order. With avoid_single_row, a last batch of
+    one row joins the batch before it: BatchNorm cannot take a variance of one row."""
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if avoid_single_row and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def _buffers(layer):
+    """A layer's saved state that is not trained (BatchNorm's running statistics), by name."""
+    return layer.buffers() if hasattr(layer, "buffers") else {}
+
+
 def _check_fit_arguments(X, Y, epochs, batch_size):
     if not isinstance(X, Matrix) or not isinstance(Y, Matrix):
         raise TypeError("fit needs X and Y as Matrix objects")
@@ -273,7 +426,9 @@ def format_epoch(epoch, epochs, history, seconds):
     """One progress line: 'epoch   3/150  loss 0.4213  accuracy 0.8833  val_loss ...  (0.02 s)'."""
     parts = [f"epoch {epoch:>{len(str(epochs))}}/{epochs}"]
     for key, values in history.items():
-        parts.append(f"{key} {values[-1]:.4f}")
+        if values:  # a learning rate of 0.0001 would show as 0.0000 with 4 decimals
+            value = values[-1]
+            parts.append(f"{key} {value:.4g}" if key == "lr" or abs(value) >= 1e6 else f"{key} {value:.4f}")
     return "  ".join(parts) + f"  ({seconds:.2f} s)"
 
 
@@ -281,7 +436,7 @@ def _layer_from_dict(entry, where):
     if not isinstance(entry, dict):
         raise ModelFileError(f"{where}: must be an object")
     kind = entry.get("type")
-    if kind not in LAYER_TYPES:
+    if not isinstance(kind, str) or kind not in LAYER_TYPES:  # a list or dict here is unhashable
         raise ModelFileError(f"{where}: unknown layer type {kind!r}; valid: {', '.join(sorted(LAYER_TYPES))}")
     config = entry.get("config", {})
     if not isinstance(config, dict):
@@ -309,6 +464,18 @@ def _layer_from_dict(entry, where):
     extra = set(saved) - {p.name for p in layer.parameters()}
     if extra:
         raise ModelFileError(f"{where}.parameters: unexpected {', '.join(sorted(extra))}")
+    saved_buffers = entry.get("buffers", {})
+    for name, current in _buffers(layer).items():
+        try:
+            value = Matrix(saved_buffers[name])
+        except (KeyError, TypeError):
+            raise ModelFileError(f"{where}.buffers: missing {name!r}") from None
+        except ValueError as error:
+            raise ModelFileError(f"{where}.buffers.{name}: {error}") from None
+        if value.shape != current.shape:
+            raise ModelFileError(f"{where}.buffers.{name}: shape {value.shape} does not match the layer's "
+                                 f"{current.shape}")
+        setattr(layer, name, value)
     return layer
 
 

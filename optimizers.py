@@ -179,8 +179,10 @@ class Adam(Optimizer):
             state["exp_avg"] = Matrix.zeros(*param.value.shape)
             state["exp_avg_sq"] = Matrix.zeros(*param.value.shape)
         m, v = state["exp_avg"].rows, state["exp_avg_sq"].rows
-        m[:] = [[beta1 * a + (1.0 - beta1) * g for a, g in zip(arow, grow)] for arow, grow in zip(m, grads)]
-        v[:] = [[beta2 * b + (1.0 - beta2) * g * g for b, g in zip(brow, grow)] for brow, grow in zip(v, grads)]
+        # 1 - beta computed once here, not once per entry inside the comprehensions
+        one_minus_beta1, one_minus_beta2 = 1.0 - beta1, 1.0 - beta2
+        m[:] = [[beta1 * a + one_minus_beta1 * g for a, g in zip(arow, grow)] for arow, grow in zip(m, grads)]
+        v[:] = [[beta2 * b + one_minus_beta2 * g * g for b, g in zip(brow, grow)] for brow, grow in zip(v, grads)]
         # lr * m_hat / (sqrt(v_hat) + eps), with the corrections folded into two scalars
         step_size = lr / (1.0 - beta1 ** self.t)
         root_correction = math.sqrt(1.0 - beta2 ** self.t)

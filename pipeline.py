@@ -4,15 +4,21 @@ The steps a training run takes, each a small function that main.py and the
 demos share:
     prepare_data   read the CSV, split train / validation / test, normalize
     build_model    the network, loss and optimizer the config names
+    training_helpers  the schedule, early stopping, clipping and checkpoints the config asks for
     train          fit, evaluate on the test rows, and describe the model for saving
+    chart_path, config_from_checkpoint   where the curves go; the config of a run to resume
     report_lines   the scores as the lines `python main.py` prints
 """
 
 import os
 
+from config import validate_config
 from losses import get_loss
+from matrix import Matrix
 from network import Network
 from optimizers import get_optimizer
+from schedulers import get_scheduler
+from training import Checkpoint, EarlyStopping
 from utils import (Normalizer, accuracy, confusion_matrix, format_confusion_matrix, load_csv, make_rng,
                    precision_recall_f1, regression_scores, train_test_split)
 
@@ -28,9 +34,11 @@ def resolve_path(path, config_path=None):
 class PreparedData:
     """The normalized splits of one data set, and what is needed to read new rows the same way."""
 
-    def __init__(self, dataset, train, validation, test, normalizer, target_normalizer):
+    def __init__(self, dataset, train, validation, test, normalizer, target_normalizer, single_output=False):
         self.dataset, self.train, self.validation, self.test = dataset, train, validation, test
         self.normalizer, self.target_normalizer = normalizer, target_normalizer
+        # two classes learned by one sigmoid unit whose output is P(second class)
+        self.single_output = single_output
 
     @property
     def task(self):
@@ -39,7 +47,7 @@ class PreparedData:
     @property
     def n_outputs(self):
         if self.task == "classification":
-            return len(self.dataset.class_names)
+            return 1 if self.single_output else len(self.dataset.class_names)
         return self.dataset.values.shape[1]
 
     def inputs(self, part):
@@ -47,7 +55,10 @@ class PreparedData:
         return self.normalizer.transform(part.X)
 
     def targets(self, part):
-        """Training targets of a split: one-hot rows, or normalized values for regression."""
+        """Training targets of a split: one-hot rows (one 0/1 column for a single sigmoid unit),
+        or normalized values for regression."""
+        if self.single_output:
+            return Matrix._wrap([[float(label)] for label in part.labels], 1)
         targets = part.targets()
         if self.target_normalizer is not None:
             targets = self.target_normalizer.transform(targets)
@@ -74,7 +85,10 @@ def prepare_data(config, rng, config_path=None):
     normalizer = Normalizer(data_cfg.get("normalize", "zscore")).fit(train.X)
     # regression targets are standardized too, so the loss is of order 1 whatever the units
     target_normalizer = None if classification else Normalizer("zscore").fit(train.values)
-    return PreparedData(dataset, train, validation, test, normalizer, target_normalizer)
+    # binary cross-entropy on two classes: one sigmoid output rather than two
+    single_output = (classification and len(dataset.class_names) == 2
+                     and config.get("training", {}).get("loss") == "binary_cross_entropy")
+    return PreparedData(dataset, train, validation, test, normalizer, target_normalizer, single_output)
 
 
 def build_model(config, data, rng):
@@ -86,10 +100,29 @@ def build_model(config, data, rng):
     return network, loss, optimizer
 
 
-def train(config, config_path=None, verbose=True, seed=None):
+def training_helpers(config, optimizer, config_path=None):
+    """What the config's training section adds to plain fit: the keyword arguments
+    scheduler, clip_norm, early_stopping and checkpoint of Network.fit."""
+    training = config["training"]
+    stopping = training.get("early_stopping")
+    checkpoint = None
+    if training.get("checkpoint_path", "checkpoint.json"):
+        # the config's path goes along, so that a resumed run finds the data files again
+        extra = {"config_path": os.path.abspath(config_path) if config_path else None}
+        checkpoint = Checkpoint(training.get("checkpoint_path", "checkpoint.json"),
+                                every=training.get("checkpoint_every"), extra=extra)
+    return {"scheduler": get_scheduler(training.get("scheduler"), optimizer),
+            "clip_norm": training.get("clip_norm"),
+            "early_stopping": EarlyStopping(**stopping) if stopping else None,
+            "checkpoint": checkpoint}
+
+
+def train(config, config_path=None, verbose=True, seed=None, diagnose=False, resume=None, progress=None):
     """Run the whole experiment a config describes; returns (network, history, scores).
 
-    One seed fixes everything random: the split, the initial weights and the shuffling.
+    One seed fixes everything random: the split, the initial weights, the shuffling and
+    the dropout masks. diagnose prints a per-layer report after each epoch; resume, a
+    checkpoint path or dict, continues a run saved with the same config.
     """
     rng = make_rng(config["seed"] if seed is None else seed)
     data = prepare_data(config, rng, config_path)
@@ -100,13 +133,32 @@ def train(config, config_path=None, verbose=True, seed=None):
     if data.validation is not None:
         validation = (data.inputs(data.validation), data.targets(data.validation))
     training = config["training"]
+    network.metadata = model_metadata(config, data)  # before fit, so that checkpoints carry the config
     history = network.fit(data.inputs(data.train), data.targets(data.train), loss, optimizer,
                           epochs=training["epochs"], batch_size=training["batch_size"],
                           shuffle=training.get("shuffle", True), validation_data=validation, rng=rng,
-                          verbose=verbose)
-    network.metadata = model_metadata(config, data)
+                          verbose=verbose, diagnostics=diagnose, resume=resume, progress=progress,
+                          **training_helpers(config, optimizer, config_path))
     scores = evaluate(network, data.inputs(data.test), data.test)
     return network, history, scores
+
+
+def config_from_checkpoint(state, path):
+    """The validated config a checkpoint was trained with, and the path of its config file."""
+    config = state["model"].get("metadata", {}).get("config")
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: this checkpoint holds no config (it was not written by main.py); "
+                         "continue it from Python with network.fit(..., resume=path)")
+    return validate_config(config, f"{path}: config"), state.get("extra", {}).get("config_path")
+
+
+def chart_path(config):
+    """Where the training curves go: output.plot, or beside the model when it is null; '' for none."""
+    plot = config["output"].get("plot")
+    if plot is None:
+        stem, _ = os.path.splitext(config["output"]["model_path"])
+        plot = stem + "_training.svg"
+    return plot
 
 
 def model_metadata(config, data):

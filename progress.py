@@ -1,0 +1,107 @@
+"""What training shows while it runs, and the charts it leaves behind.
+
+    Progress             a bar per epoch on a terminal, one plain line per epoch otherwise
+    training_chart_svg   loss and accuracy per epoch, training and validation, as SVG
+    loss_text_chart      the loss per epoch as a small ASCII chart for the terminal
+
+On a terminal the bar is redrawn in place with a carriage return:
+
+    epoch  3/20 [####........] 12/30 batches  1,520 samples/s  loss 0.4213  ETA 0:02
+
+When the output is a file or a CI log (not a terminal), carriage returns would
+pile up into one unreadable line, so only the finished epoch lines are printed.
+Standard library only.
+"""
+
+import shutil
+import sys
+import time
+
+from charts import line_chart_svg, text_chart
+
+
+def _clock(seconds):
+    """'0:07', '12:30', '1:02:03': seconds as a clock."""
+    seconds = int(seconds + 0.5)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class Progress:
+    """Prints the progress of fit to `stream` (standard output by default).
+
+    bar=None decides from the stream: a bar when it is a terminal, plain epoch
+    lines when it is not. Network.fit calls start_epoch, batch_done (only when
+    `bar` is true, so plain lines cost nothing per batch), end_epoch and message.
+    """
+
+    redraw_every = 0.1  # seconds between two redraws of the bar: drawing is slower than a small batch
+
+    def __init__(self, epochs, n_batches, stream=None, bar=None, width=None):
+        self.stream = stream if stream is not None else sys.stdout
+        if bar is None:
+            isatty = getattr(self.stream, "isatty", None)
+            bar = bool(isatty and isatty())
+        self.bar, self.epochs, self.n_batches = bar, epochs, n_batches
+        self.width = width or shutil.get_terminal_size((80, 24)).columns
+        self.epoch, self.started, self.last_drawn, self.drawn = 0, 0.0, 0.0, False
+
+    def start_epoch(self, epoch, batches_done=0):
+        self.epoch, self.first_batch = epoch, batches_done
+        self.started = self.last_drawn = time.perf_counter()
+
+    def batch_done(self, batch, rows_done, total_loss):
+        """After each batch (bar mode only): redraw if enough time has passed, and at the last batch."""
+        now = time.perf_counter()
+        if now - self.last_drawn < self.redraw_every and batch != self.n_batches:
+            return
+        self.last_drawn = now
+        elapsed = now - self.started
+        done_here = batch - self.first_batch  # batches run in this sitting (a resumed epoch starts late)
+        rate = rows_done / elapsed if elapsed > 0 else 0.0
+        left = elapsed / done_here * (self.n_batches - batch) if done_here else 0.0
+        loss = total_loss / rows_done if rows_done else float("nan")
+        filled = 12 * batch // self.n_batches
+        epoch = f"epoch {self.epoch:>{len(str(self.epochs))}}/{self.epochs}"
+        numbers = (f"{batch:>{len(str(self.n_batches))}}/{self.n_batches} batches  {rate:,.0f} samples/s  "
+                   f"loss {loss:.4f}  ETA {_clock(left)}")
+        text = f"{epoch} [{'#' * filled}{'.' * (12 - filled)}] {numbers}"
+        if len(text) >= self.width:  # a narrow terminal: the numbers matter more than the bar
+            text = f"{epoch}  {numbers}"
+        self.stream.write("\r" + text[:self.width - 1])
+        self.stream.flush()
+        self.drawn = True
+
+    def _clear(self):
+        if self.drawn:
+            self.stream.write("\r" + " " * (self.width - 1) + "\r")
+            self.drawn = False
+
+    def end_epoch(self, line):
+        """The epoch is over: replace the bar by the epoch's summary line."""
+        self._clear()
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def message(self, text):
+        """Any other line (diagnostics, early stopping), printed between epochs."""
+        self._clear()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+# ------------------------------------------------------------------- charts
+def training_chart_svg(history, title="Training curves"):
+    """An SVG line chart of every per-epoch series in `history` except the learning rate:
+    loss and val_loss, and for classifiers accuracy and val_accuracy, on one shared axis."""
+    series = [(key, values) for key, values in history.items() if key != "lr" and values]
+    if not series:
+        raise ValueError("the training history is empty: nothing to plot")
+    y_label = "loss / accuracy" if any(key.endswith("accuracy") for key, _ in series) else "loss"
+    return line_chart_svg(series, title=title, x_label="epoch", y_label=y_label)
+
+
+def loss_text_chart(history, width=60, height=10):
+    """The training loss per epoch as an ASCII chart (charts.text_chart)."""
+    return text_chart(history["loss"], width=width, height=height, label="training loss per epoch")

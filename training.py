@@ -1,0 +1,364 @@
+"""Training safely: early stopping, checkpoints, Ctrl-C, the NaN guard and gradient clipping.
+
+Network.fit runs the batches (forward, loss, backward, step); the helpers here
+look after what happens around them:
+
+    EarlyStopping      stop when a validation metric stops improving, keep the best weights
+    Checkpoint         where and how often fit saves everything needed to continue
+    save_checkpoint, load_checkpoint   that file, as JSON written atomically
+    training_state, restore_training   what goes into it, and putting it back
+    StopRequest        Ctrl-C asks training to stop after the current batch
+    clip_grad_norm     scale all gradients down when their global norm is too large
+    TrainingDiverged   raised when the loss or a gradient becomes NaN or infinite
+
+network.py imports this module, never the other way round: a network, optimizer
+and schedule are used here only through their methods (get_weights, to_dict,
+state_dict, ...).
+"""
+
+import json
+import math
+import signal
+import threading
+
+from utils import write_atomic
+
+CHECKPOINT_FORMAT = "pure-python-neural-network-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss or a gradient became NaN or infinite; the message says where and what to try."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training after a batch; `checkpoint_path` is the checkpoint written, or None."""
+
+    def __init__(self, message, checkpoint_path=None):
+        super().__init__(message)
+        self.checkpoint_path = checkpoint_path
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the message names the file and the field."""
+
+
+# ----------------------------------------------------------- early stopping
+class EarlyStopping:
+    """Stop training when `monitor` has not improved for `patience` epochs (as Keras's EarlyStopping).
+
+    An epoch improves when its value beats the best so far by more than min_delta:
+        value < best - min_delta  (mode "min", losses)    value > best + min_delta  (mode "max", accuracies)
+    Training stops after `patience` epochs in a row without improvement (patience 0 or 1:
+    at the first one). With restore_best, the weights of the best epoch are put
+    back at the end, whether training stopped early or ran all its epochs.
+    After fit: `stopped_epoch` (None if it ran to the end), `best_epoch`, `best`.
+    """
+
+    def __init__(self, monitor="val_loss", patience=10, min_delta=0.0, restore_best=True, mode=None):
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"early stopping patience must be an integer >= 0, got {patience!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not min_delta >= 0:
+            raise ValueError(f"early stopping min_delta must be a number >= 0, got {min_delta!r}")
+        if mode is None:
+            mode = "max" if str(monitor).endswith("accuracy") else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"early stopping mode must be 'min' or 'max', got {mode!r}")
+        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
+        self.restore_best, self.mode = bool(restore_best), mode
+        self.best = self.best_epoch = self.best_weights = self.stopped_epoch = None
+        self.wait = 0
+
+    def improved(self, value):
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def update(self, epoch, value, network):
+        """Record the monitored value of `epoch`; True when training should stop now."""
+        if self.improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                self.best_weights = network.get_weights()
+            return False
+        self.wait += 1
+        if self.wait >= self.patience:  # Keras's rule: patience 0 and 1 both stop at the first bad epoch
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def finish(self, network, last_epoch):
+        """End of training: put the best weights back if asked; returns a sentence saying what happened."""
+        if self.best_epoch is None:
+            return ""
+        if self.stopped_epoch is not None:
+            text = (f"early stopping: {self.monitor} did not improve by more than {self.min_delta:g} for "
+                    f"{self.wait} epochs, so training stopped after epoch {self.stopped_epoch}")
+        else:
+            text = f"early stopping: not triggered in {last_epoch} epochs"
+        best = f"{self.monitor} {self.best:.4f}"
+        if self.best_epoch == last_epoch:
+            return f"{text}; kept the weights of the last epoch, {last_epoch}, the best ({best})"
+        if self.restore_best and self.best_weights is not None:
+            network.set_weights(self.best_weights)
+            return f"{text}; kept the weights of epoch {self.best_epoch}, the best ({best})"
+        return f"{text}; kept the weights of the last epoch, {last_epoch} (restore_best is off; " \
+               f"the best was epoch {self.best_epoch}, {best})"
+
+    def state_dict(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
+
+    def load_state_dict(self, state):
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], int(state["wait"])
+        self.stopped_epoch, self.best_weights = state["stopped_epoch"], state["best_weights"]
+
+    def __repr__(self):
+        return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
+                f"min_delta={self.min_delta:g}, restore_best={self.restore_best})")
+
+
+def check_monitor(watcher, history):
+    """A schedule or early stopping must watch a metric the run computes (a key of history)."""
+    monitor = getattr(watcher, "monitor", None)
+    if monitor is not None and monitor not in history:
+        hint = " (val_ metrics need validation_data)" if monitor.startswith("val_") else ""
+        raise ValueError(f"{watcher!r} watches {monitor!r}, which this run does not compute{hint}; "
+                         f"available: {', '.join(key for key in history if key != 'lr')}")
+
+
+# -------------------------------------------------------------- checkpoints
+class Checkpoint:
+    """Where fit writes its checkpoints, and how often.
+
+    Checkpoint("run.json", every=5) saves after epochs 5, 10, ...; with every=None
+    it saves only when Ctrl-C stops training. `extra` is stored as it is (pipeline
+    puts the config's path there, to find the data again on resume).
+    """
+
+    def __init__(self, path="checkpoint.json", every=None, extra=None):
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+            raise ValueError(f"checkpoint every must be a positive integer or None, got {every!r}")
+        self.path, self.every, self.extra = path, every, dict(extra or {})
+
+    def due(self, epoch):
+        return bool(self.path) and self.every is not None and epoch % self.every == 0
+
+    def __repr__(self):
+        return f"Checkpoint({self.path!r}, every={self.every})"
+
+
+def random_state_to_json(rng):
+    """random.Random's state, a tuple (version, tuple of 625 ints, gauss_next), as JSON lists."""
+    version, internal, gauss_next = rng.getstate()
+    return [version, list(internal), gauss_next]
+
+
+def random_state_from_json(rng, state):
+    version, internal, gauss_next = state
+    rng.setstate((version, tuple(internal), gauss_next))
+
+
+def save_checkpoint(path, state):
+    """Write a checkpoint (a dict of JSON data) atomically: a crash leaves the old file or the new one."""
+    data = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION}
+    data.update(state)
+    write_atomic(path, json.dumps(data, allow_nan=False) + "\n")
+
+
+def load_checkpoint(path):
+    """Read a checkpoint written by save_checkpoint; raises CheckpointError naming the problem."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint file not found") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a directory, expected a checkpoint file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path}: not a valid checkpoint (damaged or truncated JSON: {error})") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a checkpoint of this framework (field 'format' is not "
+                              f"{CHECKPOINT_FORMAT!r}; training resumes from a checkpoint, not a model file)")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {version!r} is not supported (this version reads "
+                              f"up to {CHECKPOINT_VERSION})")
+    for key in ("model", "optimizer", "random_state", "history", "position"):
+        if key not in data:
+            raise CheckpointError(f"{path}: missing field {key!r}")
+    return data
+
+
+def training_state(network, optimizer, scheduler, early_stopping, rng, history, position, checkpoint):
+    """Everything a checkpoint holds to continue training exactly where it stopped.
+
+    position says where: {"epoch": e, "batches_done": b (0: epoch e has not started),
+    "order": the row order (the next epoch shuffles it again), "total_loss", "correct": the
+    epoch's running sums}. Random states
+    are saved for the run's generator and for any layer (Dropout) with a generator of its own.
+    """
+    layer_random_states = {str(i): random_state_to_json(layer.rng) for i, layer in enumerate(network.layers)
+                           if getattr(layer, "rng", None) is not None and layer.rng is not rng}
+    return {"epoch": position["epoch"] - 1, "position": position, "model": network.to_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "early_stopping": early_stopping.state_dict() if early_stopping is not None else None,
+            "random_state": random_state_to_json(rng), "layer_random_states": layer_random_states,
+            "history": history, "extra": checkpoint.extra if checkpoint is not None else {}}
+
+
+def restore_training(resume, network, history, n_rows, optimizer, scheduler, early_stopping, rng):
+    """Load a checkpoint (a path or a loaded dict) into the network, optimizer, schedule, early
+    stopping and random generators; returns the saved (history, position). Each piece is checked
+    against the run it goes into first, so a mismatch changes nothing."""
+    if isinstance(resume, dict):
+        state, source = resume, "checkpoint"
+    else:
+        state, source = load_checkpoint(resume), str(resume)
+    saved = type(network).from_dict(state["model"], source=f"{source}: model")
+    layers, saved_layers = [repr(layer) for layer in network.layers], [repr(layer) for layer in saved.layers]
+    if layers != saved_layers:
+        raise CheckpointError(f"{source}: the checkpoint's layers [{', '.join(saved_layers)}] differ from "
+                              f"this network's [{', '.join(layers)}]")
+    if set(state["history"]) != set(history):
+        raise CheckpointError(f"{source}: the checkpoint recorded {sorted(state['history'])}, this run records "
+                              f"{sorted(history)}; resume with the same loss and validation data")
+    order = state["position"]["order"]
+    if sorted(order) != list(range(n_rows)):
+        raise CheckpointError(f"{source}: the checkpoint was trained on {len(order)} rows, this run has {n_rows}")
+    if state["optimizer"].get("name") != optimizer.name:
+        raise CheckpointError(f"{source}: the checkpoint's optimizer is {state['optimizer'].get('name')!r}, "
+                              f"this run's is {optimizer.name!r}")
+    if (scheduler is None) != (state.get("scheduler") is None):
+        raise CheckpointError(f"{source}: resume with the same learning-rate schedule as the checkpoint "
+                              f"({(state.get('scheduler') or {}).get('name', 'none')})")
+    network.set_weights(saved.get_weights())
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if early_stopping is not None and state.get("early_stopping") is not None:
+        early_stopping.load_state_dict(state["early_stopping"])
+    random_state_from_json(rng, state["random_state"])
+    for index, layer_state in state.get("layer_random_states", {}).items():
+        random_state_from_json(network.layers[int(index)].rng, layer_state)
+    return state["history"], state["position"]
+
+
+# ------------------------------------------------------------------- Ctrl-C
+class StopRequest:
+    """While active (a `with` block), Ctrl-C sets `.requested` instead of raising at once.
+
+    The training loop looks at the flag after each batch, so it stops between two
+    batches with consistent weights and can save them. A second Ctrl-C raises
+    KeyboardInterrupt immediately, for a loop that seems stuck. Signals can only be
+    caught in the main thread; elsewhere Ctrl-C behaves as usual.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        return False
+
+
+def interrupted(save, checkpoint, epoch, batch, n_batches, position):
+    """Ctrl-C: save a checkpoint at `position` (when there is a path); returns the exception to raise."""
+    where = f"after epoch {epoch}" if batch == n_batches else f"after batch {batch} of {n_batches} in epoch {epoch}"
+    if checkpoint is None or not checkpoint.path:
+        return TrainingInterrupted(f"training stopped by Ctrl-C {where}; no checkpoint path was given, "
+                                   "so nothing was saved")
+    save(checkpoint.path, position)
+    return TrainingInterrupted(f"training stopped by Ctrl-C {where}; checkpoint saved to {checkpoint.path}",
+                               checkpoint.path)
+
+
+# ------------------------------------------------------ gradients, NaN guard
+def global_grad_norm(parameters):
+    """sqrt of the sum of every gradient entry squared, over all parameters: ||g||."""
+    return math.sqrt(math.fsum(g * g for p in parameters for row in p.grad.rows for g in row))
+
+
+def clip_grad_norm(parameters, max_norm):
+    """Scale all gradients by max_norm / ||g|| when their global norm ||g|| exceeds max_norm
+    (torch.nn.utils.clip_grad_norm_, with its 1e-6 in the denominator); returns ||g||.
+
+    The direction of the step is kept and only its length is capped, so one bad batch
+    cannot throw the weights far away (Pascanu et al., 2013).
+    """
+    total = global_grad_norm(parameters)
+    scale = max_norm / (total + 1e-6)
+    if scale < 1.0:
+        for p in parameters:
+            p.grad = p.grad * scale
+    return total
+
+
+def gradients_are_finite(parameters):
+    """True unless some gradient entry is NaN or infinite.
+
+    Summing is enough, and the sums run in C: NaN and infinity survive addition
+    (inf - inf is NaN), so the total is finite when every entry is. (The sum
+    itself could overflow only for gradients near 1e308, which are as bad.)
+    """
+    return math.isfinite(sum([sum(map(sum, p.grad.rows)) for p in parameters]))
+
+
+def _non_finite(matrix):
+    """'nan' or 'inf' when the matrix holds such a value, else ''."""
+    values = [v for row in matrix.rows for v in row if not math.isfinite(v)]
+    if not values:
+        return ""
+    return "nan" if any(v != v for v in values) else "inf"
+
+
+def first_affected_layer(layers, X_batch=None):
+    """'layer 3, Dense(16 -> 3): its weight gradient includes nan', for the first layer (in forward
+    order) with a NaN or infinite weight or gradient, or else whose output on X_batch is;
+    '' if there is none."""
+    for index, layer in enumerate(layers, 1):
+        for param in layer.parameters():
+            for what, matrix in (("values include", param.value), ("gradient includes", param.grad)):
+                kind = _non_finite(matrix)
+                if kind:
+                    return f"layer {index}, {layer!r}: its {param.name} {what} {kind}"
+    if X_batch is not None:
+        output = X_batch
+        for index, layer in enumerate(layers, 1):
+            output = layer.forward(output, training=False)
+            kind = _non_finite(output)
+            if kind:
+                return f"layer {index}, {layer!r}: its output includes {kind}"
+        largest = max(abs(v) for row in output.rows for v in row)
+        return (f"layer {len(layers)}, {layers[-1]!r}: its outputs are finite but reach {largest:.1e}, "
+                "too large for the loss")
+    return ""
+
+
+def divergence_message(layers, epoch, batch, n_batches, batch_loss, lr, X_batch=None):
+    """Say where training blew up: the epoch, the batch, the first layer affected, and what to try."""
+    if math.isfinite(batch_loss):
+        what = f"a gradient became NaN or infinite (the loss was {batch_loss:.4g})"
+    else:
+        what = f"the loss became {batch_loss}"
+    culprit = first_affected_layer(layers, X_batch)
+    culprit = f"; the first layer affected is {culprit}" if culprit else ""
+    return (f"training diverged at epoch {epoch}, batch {batch} of {n_batches}: {what}{culprit}. "
+            f"Try a smaller learning rate (now {lr:g}; e.g. {lr / 10:g}), or training.clip_norm to cap "
+            "the gradients. Nothing was saved: model and checkpoint files from before are untouched.")
