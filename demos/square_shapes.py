@@ -8,6 +8,7 @@ read and draw images without a display.
     generate_dataset(n, size, rng)     balanced images and labels (1 = square)
     generate_image(kind, size, rng)    one image of a named kind (see KINDS)
     augment(image, rng)                shifted and/or slightly blurred copy
+    center_image(image)                the shape moved to the middle
     render(image)                      '#' and '.' text for the terminal
     read_image_file(path)              the inverse of render, with clear errors
     DrawingGrid(size)                  mouse strokes -> image, for the drawing app
@@ -390,6 +391,25 @@ def augment(image, rng):
     if "blur" in change:
         result = blur_image(result, rng.uniform(0.2, 0.5))
     return result
+
+
+def center_image(image):
+    """Copy with the box around the on-pixels (value >= 0.5) moved to the middle.
+
+    The box's left edge goes to column (size - width) // 2, its top to row
+    (size - height) // 2, so an odd leftover puts the extra column or row on
+    the right or bottom. An image with no on-pixel is returned as a copy.
+    No on-pixel leaves the image (the box fits before, so it fits after); a
+    faint pixel (below 0.5) just outside the box may, at the border.
+    """
+    on = [(x, y) for y, row in enumerate(image) for x, value in enumerate(row) if value >= 0.5]
+    if not on:
+        return [list(row) for row in image]
+    size = len(image)
+    xs, ys = [x for x, _ in on], [y for _, y in on]
+    dx = (size - (max(xs) - min(xs) + 1)) // 2 - min(xs)
+    dy = (size - (max(ys) - min(ys) + 1)) // 2 - min(ys)
+    return shift_image(image, dx, dy)
 
 
 # ---------------------------------------------------------------- text form
