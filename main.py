@@ -5,12 +5,15 @@
     python main.py --diagnose               ... and report per layer how the gradients flow
     python main.py --resume checkpoint.json continue a run from its checkpoint
     python main.py explain                  one training step of a tiny network, number by number
+    python main.py predict --model model.json --input rows.csv    a saved model's answer for each row
+    python main.py evaluate --model model.json --input rows.csv   its scores on labelled rows
 
 Every mistake in the config, the data or the command line is reported as one
 line on stderr with exit status 2; nothing saved earlier is overwritten.
 """
 
 import argparse
+import difflib
 import sys
 
 import explain
@@ -19,7 +22,7 @@ from charts import save_svg
 from config import load_config
 from progress import loss_text_chart, training_chart_svg
 from training import TrainingInterrupted, load_checkpoint
-from utils import check_writable
+from utils import DataError
 
 
 class CommandLineError(Exception):
@@ -64,11 +67,7 @@ def run_train(args):
         config_path = args.config or "config.json"
         config = load_config(config_path)
     model_path, plot = config["output"]["model_path"], pipeline.chart_path(config)
-    # now, not after an hour of training
-    for path in [model_path, plot] + ([config["training"]["checkpoint_path"]]
-                                      if config["training"]["checkpoint_every"] else []):
-        if path:
-            check_writable(path)
+    pipeline.check_output_paths(config, config_path)  # now, not after an hour of training
     if resume is not None and not args.quiet:
         position = resume["position"]
         where = (f"after batch {position['batches_done']} of epoch {position['epoch']}" if position["batches_done"]
@@ -106,19 +105,96 @@ def run_explain(args):
     explain.walk_through(activation=args.activation, loss=args.loss, lr=args.lr)
 
 
+def _model_and_rows_arguments(parser):
+    parser.add_argument("--model", required=True, metavar="PATH", help="a model saved by python main.py")
+    parser.add_argument("--input", required=True, metavar="CSV",
+                        help="rows with the model's feature columns, by name and in any order")
+    parser.add_argument("--delimiter", default=None, metavar="CHAR",
+                        help="the CSV delimiter (default: the one the model was trained with)")
+    return parser
+
+
+def predict_parser():
+    return _model_and_rows_arguments(_Parser(
+        prog="python main.py predict",
+        description="Print a saved model's answer for every row of a CSV file: the predicted class and its "
+                    "probability, or the predicted value. When the file has the target column too, the "
+                    "answers are scored against it.",
+    ))
+
+
+def evaluate_parser():
+    return _model_and_rows_arguments(_Parser(
+        prog="python main.py evaluate",
+        description="Score a saved model on labelled rows with the metrics training reports: accuracy, "
+                    "per-class precision, recall and F1 and the confusion matrix, or RMSE, MAE and R^2.",
+    ))
+
+
+def _load_model_and_rows(args):
+    network = pipeline.load_model_for_prediction(args.model)
+    return network, pipeline.read_rows_for_model(args.input, network.metadata, args.delimiter)
+
+
+def run_predict(args):
+    network, rows = _load_model_and_rows(args)
+    answers = pipeline.predict_rows(network, rows)
+    scored = pipeline.has_targets(rows)
+    if network.metadata["task"] == "classification":
+        width = max(9, max(len(name) for name in network.metadata["class_names"]))
+        print(f"{'row':>5}  {'predicted':<{width}}  probability" + (f"  {rows.target_name}" if scored else ""))
+        for index, (name, probability) in enumerate(answers):
+            actual = f"  {rows.class_names[rows.labels[index]]}" if scored else ""
+            print(f"{index + 1:>5}  {name:<{width}}  {probability:>11.4f}{actual}")
+    else:
+        title = "predicted " + rows.target_name
+        width, actual_width = max(12, len(title)), max(12, len(rows.target_name))
+        print(f"{'row':>5}  {title:>{width}}" + (f"  {rows.target_name:>{actual_width}}" if scored else ""))
+        for index, values in enumerate(answers):
+            actual = f"  {rows.values.rows[index][0]:>{actual_width}.6g}" if scored else ""
+            print(f"{index + 1:>5}  {values[0]:>{width}.6g}{actual}")
+    if scored:
+        # the target column was not used to predict; it only scores the answers
+        scores = pipeline.evaluate_rows(network, rows)
+        lines = pipeline.report_lines(scores, prefix="")
+        print("\n".join(lines[-1:] if "accuracy" in scores else lines))
+
+
+def run_evaluate(args):
+    network, rows = _load_model_and_rows(args)
+    if not pipeline.has_targets(rows):
+        raise DataError(f"{args.input}: has no target column {rows.target_name!r}, which evaluate "
+                        "needs to score the model (python main.py predict works without it)")
+    print(f"{args.input}: {len(rows)} rows, model {args.model}")
+    for line in pipeline.report_lines(pipeline.evaluate_rows(network, rows), prefix=""):
+        print(line)
+
+
 # The first word on the command line chooses the command; without one, `train`.
 # Each command is (a function building its argument parser, the function that runs it).
 COMMANDS = {
     "train": (train_parser, run_train),
     "explain": (explain_parser, run_explain),
+    "predict": (predict_parser, run_predict),
+    "evaluate": (evaluate_parser, run_evaluate),
 }
+
+
+def _unknown_command(word):
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (f"unknown command {word!r}{hint}; the commands are {', '.join(COMMANDS)}, and a config file "
+            "goes after --config (see python main.py --help)")
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    name = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
+    named = bool(argv) and argv[0] in COMMANDS
+    name = argv.pop(0) if named else "train"
     make_parser, run = COMMANDS[name]
     try:
+        if not named and argv and not argv[0].startswith("-"):  # `python main.py trian`, `python main.py my.json`
+            raise CommandLineError(_unknown_command(argv[0]))
         run(make_parser().parse_args(argv))
     except TrainingInterrupted as stop:  # Ctrl-C during training: stopped after a batch, checkpoint saved
         print(f"\n{stop}", file=sys.stderr)
@@ -142,4 +218,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # a class name the console's encoding cannot show (output redirected to a file on Windows,
+    # PYTHONIOENCODING=ascii) is printed as \xe9 rather than stopping the run before the model is saved
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     sys.exit(main())

@@ -8,19 +8,24 @@ demos share:
     train          fit, evaluate on the test rows, and describe the model for saving
     chart_path, config_from_checkpoint   where the curves go; the config of a run to resume
     report_lines   the scores as the lines `python main.py` prints
+and for a saved model (`python main.py predict` and `evaluate`):
+    load_model_for_prediction, read_rows_for_model, predict_rows, evaluate_rows
 """
 
+import math
 import os
 
-from config import validate_config
+from activations import sigmoid, softmax_rows
+from config import ConfigError, validate_config
 from losses import get_loss
 from matrix import Matrix
-from network import Network
+from network import ModelFileError, Network
 from optimizers import get_optimizer
 from schedulers import get_scheduler
 from training import Checkpoint, EarlyStopping
-from utils import (Normalizer, accuracy, confusion_matrix, format_confusion_matrix, load_csv, make_rng,
-                   precision_recall_f1, regression_scores, train_test_split)
+from utils import (DataError, Dataset, Normalizer, accuracy, check_writable, confusion_matrix, delimiter_problem,
+                   format_confusion_matrix, header_hint, load_csv, make_rng, parse_number, precision_recall_f1,
+                   read_csv_rows, regression_scores, train_test_split)
 
 
 def resolve_path(path, config_path=None):
@@ -73,18 +78,27 @@ def prepare_data(config, rng, config_path=None):
                        config.get("task", "auto"))
     classification = dataset.task == "classification"
     strata = dataset.labels if classification else [0] * len(dataset)
-    train_idx, test_idx = train_test_split(strata, data_cfg["test_fraction"], rng, stratify=classification)
+    try:
+        train_idx, test_idx = train_test_split(strata, data_cfg["test_fraction"], rng, stratify=classification)
+    except DataError as error:
+        raise DataError(f"{path}: {error} into training and test rows") from None
     validation = None
     val_fraction = data_cfg.get("validation_fraction", 0)
     if val_fraction:
         # validation_fraction is a share of all rows, taken out of the training rows
         share = val_fraction / (1.0 - data_cfg["test_fraction"])
-        fit_idx, val_idx = train_test_split([strata[i] for i in train_idx], share, rng, stratify=classification)
+        try:
+            fit_idx, val_idx = train_test_split([strata[i] for i in train_idx], share, rng, stratify=classification)
+        except DataError as error:
+            raise DataError(f"{path}: after the test rows, {error} into training and validation rows") from None
         train_idx, validation = [train_idx[i] for i in fit_idx], dataset.subset([train_idx[i] for i in val_idx])
     train, test = dataset.subset(train_idx), dataset.subset(test_idx)
-    normalizer = Normalizer(data_cfg.get("normalize", "zscore")).fit(train.X)
-    # regression targets are standardized too, so the loss is of order 1 whatever the units
-    target_normalizer = None if classification else Normalizer("zscore").fit(train.values)
+    try:
+        normalizer = Normalizer(data_cfg.get("normalize", "zscore")).fit(train.X, dataset.feature_names)
+        # regression targets are standardized too, so the loss is of order 1 whatever the units
+        target_normalizer = None if classification else Normalizer("zscore").fit(train.values, [dataset.target_name])
+    except ValueError as error:
+        raise DataError(f"{path}: {error}") from None
     # binary cross-entropy on two classes: one sigmoid output rather than two
     single_output = (classification and len(dataset.class_names) == 2
                      and config.get("training", {}).get("loss") == "binary_cross_entropy")
@@ -145,7 +159,8 @@ def train(config, config_path=None, verbose=True, seed=None, diagnose=False, res
 
 def config_from_checkpoint(state, path):
     """The validated config a checkpoint was trained with, and the path of its config file."""
-    config = state["model"].get("metadata", {}).get("config")
+    metadata = state["model"].get("metadata")
+    config = metadata.get("config") if isinstance(metadata, dict) else None
     if not isinstance(config, dict):
         raise ValueError(f"{path}: this checkpoint holds no config (it was not written by main.py); "
                          "continue it from Python with network.fit(..., resume=path)")
@@ -159,6 +174,27 @@ def chart_path(config):
         stem, _ = os.path.splitext(config["output"]["model_path"])
         plot = stem + "_training.svg"
     return plot
+
+
+def check_output_paths(config, config_path=None):
+    """Before any work starts: every file the run will write (model, chart, checkpoints) can be
+    written, and none is a file the run reads or another output, which it would overwrite."""
+    training = config["training"]
+    outputs = [("output.model_path", config["output"]["model_path"]), ("output.plot", chart_path(config))]
+    if training.get("checkpoint_every"):
+        outputs.append(("training.checkpoint_path", training.get("checkpoint_path")))
+    taken = {os.path.realpath(resolve_path(config["data"]["path"], config_path)): "the data file (data.path)"}
+    if config_path:
+        taken[os.path.realpath(config_path)] = "the config file"
+    for key, path in outputs:
+        if not path:
+            continue
+        check_writable(path)
+        real = os.path.realpath(path)
+        if real in taken:
+            raise ConfigError([f"{key}: {path} is also {taken[real]}, which the run would overwrite; "
+                               "choose another path"], config_path)
+        taken[real] = key
 
 
 def model_metadata(config, data):
@@ -185,7 +221,7 @@ def predict_values(network, X):
 def evaluate(network, X, part):
     """Scores of a trained network on a split: accuracy and per-class scores, or RMSE, MAE, R^2."""
     if part.task == "classification":
-        predicted = network.predict_classes(X)
+        predicted = predicted_classes(network, X)
         n_classes = len(part.class_names)
         return {"accuracy": accuracy(predicted, part.labels),
                 "per_class": precision_recall_f1(part.labels, predicted, n_classes),
@@ -197,17 +233,166 @@ def evaluate(network, X, part):
     return {key: sum(s[key] for s in per_column) / len(per_column) for key in ("rmse", "mae", "r2")}
 
 
+# ------------------------------------------------------- a saved model on new rows
+def load_model_for_prediction(path):
+    """Load a model saved by `python main.py` and check it carries what prediction needs.
+
+    Raises ModelFileError naming the file and the field when the file is damaged,
+    written by a newer format version, or lacks the metadata (feature names,
+    normalization, class names) that pipeline.model_metadata saves.
+    """
+    network = Network.load(path)
+    check_model_metadata(network, path)
+    return network
+
+
+def _model_width(network, attribute, layers):
+    """in_features of the first Dense layer or out_features of the last one."""
+    for layer in layers:
+        if hasattr(layer, attribute):
+            return getattr(layer, attribute)
+    return None
+
+
+def check_model_metadata(network, source="model"):
+    """ModelFileError unless network.metadata describes the inputs and outputs of network."""
+    meta = network.metadata
+    if not meta:
+        raise ModelFileError(f"{source}: holds no metadata (feature names, normalization, class names), "
+                             "which prediction needs; save models with `python main.py`, which writes it")
+    n_inputs = _model_width(network, "in_features", network.layers)
+    n_outputs = _model_width(network, "out_features", reversed(network.layers))
+
+    def bad(field, needs):
+        raise ModelFileError(f"{source}: metadata.{field} must be {needs}, got {meta.get(field)!r:.80}")
+
+    if meta.get("task") not in ("classification", "regression"):
+        bad("task", "'classification' or 'regression'")
+    features = meta.get("feature_names")
+    if (not isinstance(features, list) or not all(isinstance(name, str) for name in features)
+            or len(features) != n_inputs):
+        bad("feature_names", f"a list of {n_inputs} column names (the model has {n_inputs} inputs)")
+    if not isinstance(meta.get("target"), str):
+        bad("target", "the target column's name")
+    _check_normalization(meta.get("normalization"), n_inputs, "normalization", bad)
+    if meta["task"] == "classification":
+        names = meta.get("class_names")
+        if (not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names)
+                or len(set(names)) != len(names)):
+            bad("class_names", "a list of at least 2 different class names")
+        if n_outputs not in (len(names), 1 if len(names) == 2 else None):
+            bad("class_names", f"as many names as the model has outputs ({n_outputs})")
+    elif meta.get("target_normalization") is not None:
+        _check_normalization(meta["target_normalization"], n_outputs, "target_normalization", bad)
+    # the training config is kept for reference; prediction reads only its CSV delimiter
+    config = meta.get("config", {})
+    data = config.get("data", {}) if isinstance(config, dict) else None
+    if not isinstance(data, dict) or delimiter_problem(data.get("delimiter", ",")):
+        bad("config", "the training config, whose data.delimiter is one character")
+
+
+def _check_normalization(stats, width, field, bad):
+    needs = f"normalization statistics (method, shift, scale) for {width} columns"
+    if not isinstance(stats, dict) or stats.get("method") not in Normalizer.METHODS:
+        bad(field, needs)
+    for key in ("shift", "scale"):
+        values = stats.get(key)
+        if (not isinstance(values, list) or len(values) != width
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           for v in values)):
+            bad(field, needs)
+    if not all(scale > 0 for scale in stats["scale"]):  # the features are divided by it
+        bad(field, needs + ", each scale > 0")
+
+
+def read_rows_for_model(path, metadata, delimiter=None):
+    """The rows of a CSV file to run a saved model on, as a Dataset.
+
+    The model's feature columns are found by name, so their order in the file does
+    not matter and other columns are ignored. When the file has the target column
+    too, its labels (or values) are read with the model's class numbering;
+    otherwise they are None. delimiter: by default the one the model trained with.
+    """
+    if delimiter is None:
+        delimiter = metadata.get("config", {}).get("data", {}).get("delimiter", ",")
+    features, target = metadata["feature_names"], metadata["target"]
+    header, rows = read_csv_rows(path, delimiter)
+    missing = [name for name in features if name not in header]
+    if missing:
+        raise DataError(f"{path}: missing feature column(s) {', '.join(map(repr, missing))}; "
+                        f"the model needs {', '.join(features)}" + header_hint(header, delimiter))
+    if target in header:
+        return load_csv(path, target, features, delimiter, metadata["task"], metadata.get("class_names"))
+    positions = [header.index(name) for name in features]
+    X = Matrix._wrap([[parse_number(cells[p], path, line, header[p]) for p in positions]
+                      for line, cells in rows], len(positions))
+    return Dataset(X, list(features), target, metadata["task"], class_names=metadata.get("class_names"))
+
+
+def has_targets(dataset):
+    """True when the rows came with their true labels or values."""
+    return dataset.labels is not None or dataset.values is not None
+
+
+def class_probabilities(network, X):
+    """Each row's probability of every class, as lists.
+
+    A softmax (or sigmoid) output layer gives them directly; a model that outputs
+    logits (output_activation "linear") gets the softmax or sigmoid applied here.
+    One sigmoid unit gives P(second class) = p, so the first class has 1 - p.
+    """
+    output = network.predict(X)
+    last = getattr(network.layers[-1], "name", None)
+    if output.shape[1] == 1:
+        column = [row[0] if last == "sigmoid" else sigmoid(row[0]) for row in output.rows]
+        return [[1.0 - p, p] for p in column]
+    probabilities = output if last in ("softmax", "sigmoid") else softmax_rows(output)
+    return [list(row) for row in probabilities.rows]
+
+
+def predicted_classes(network, X):
+    """The most probable class index of each row."""
+    return [row.index(max(row)) for row in class_probabilities(network, X)]
+
+
+def predict_rows(network, dataset):
+    """What the model says about each row of a Dataset read by read_rows_for_model.
+
+    Classification: (class name, its probability) per row.
+    Regression: the list of predicted target values per row, in the target's own units.
+    """
+    X = Normalizer.from_dict(network.metadata["normalization"]).transform(dataset.X)
+    if network.metadata["task"] == "regression":
+        return [list(row) for row in predict_values(network, X).rows]
+    names = network.metadata["class_names"]
+    answers = []
+    for row in class_probabilities(network, X):
+        best = row.index(max(row))
+        answers.append((names[best], row[best]))
+    return answers
+
+
+def evaluate_rows(network, dataset):
+    """The scores `evaluate` gives, on rows read by read_rows_for_model (with their targets)."""
+    X = Normalizer.from_dict(network.metadata["normalization"]).transform(dataset.X)
+    return evaluate(network, X, dataset)
+
+
 def report_lines(scores, prefix="test"):
-    """Human-readable scores ending in lines a script can read: 'test accuracy: 0.9667'."""
+    """Human-readable scores ending in lines a script can read: 'test accuracy: 0.9667'.
+
+    prefix "" gives 'accuracy: 0.9667'.
+    """
+    prefix = f"{prefix} " if prefix else ""
     if "accuracy" not in scores:
-        return [f"{prefix} rmse: {scores['rmse']:.4g}", f"{prefix} mae: {scores['mae']:.4g}",
-                f"{prefix} r2: {scores['r2']:.4f}"]
+        return [f"{prefix}rmse: {scores['rmse']:.4g}", f"{prefix}mae: {scores['mae']:.4g}",
+                f"{prefix}r2: {scores['r2']:.4f}"]
     names = scores["class_names"]
     width = max(8, max(len(n) for n in names))
     lines = [f"{'class':<{width}} precision  recall      f1  support"]
     for name, s in zip(names, scores["per_class"]):
         lines.append(f"{name:<{width}} {s['precision']:>9.4f} {s['recall']:>7.4f} {s['f1']:>7.4f} {s['support']:>8}")
     lines += ["confusion matrix (rows: true class, columns: predicted):",
-              format_confusion_matrix(scores["confusion"], names), f"{prefix} accuracy: {scores['accuracy']:.4f}"]
+              format_confusion_matrix(scores["confusion"], names), f"{prefix}accuracy: {scores['accuracy']:.4f}"]
     return lines
 
