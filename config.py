@@ -23,6 +23,7 @@ import activations
 import layers
 import losses
 import optimizers
+from utils import delimiter_problem
 
 # The valid names come from the registries, so a new activation, loss or
 # optimizer is accepted by the config as soon as it is registered.
@@ -425,7 +426,14 @@ def _check_batch_norm_batch_size(config, report):
                        "variance needs two rows), got batch_size 1")
 
 
-CROSS_CHECKS = [_check_fractions, _check_loss_matches_output,
+def _check_delimiter(config, report):
+    """A delimiter must not be part of the values it separates (a digit, '.', '-') or a quote or line end."""
+    delimiter = _get(config, "data.delimiter")
+    if isinstance(delimiter, str) and len(delimiter) == 1 and delimiter_problem(delimiter):
+        report("data.delimiter", delimiter_problem(delimiter))
+
+
+CROSS_CHECKS = [_check_fractions, _check_loss_matches_output, _check_delimiter,
                 _check_nesterov_has_momentum, _check_validation_monitors, _check_batch_norm_batch_size]
 
 
@@ -470,6 +478,8 @@ def load_config(path):
     except json.JSONDecodeError as error:
         raise ConfigError([f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"],
                           source) from None
+    except RecursionError:  # json recurses once per [ or {: a damaged file can nest deeper than Python goes
+        raise ConfigError(["invalid JSON: lists or objects nested too deeply"], source) from None
     return validate_config(cfg, source)
 
 

@@ -104,6 +104,8 @@ class Dense:
         self.input = None
 
     def forward(self, x, training=False):
+        if not isinstance(x, Matrix):
+            raise TypeError(f"{self!r} takes a Matrix of shape (n, {self.in_features}), got {type(x).__name__}")
         if x.shape[1] != self.in_features:
             raise ValueError(
                 f"Dense({self.in_features} -> {self.out_features}) expects inputs with "
@@ -114,22 +116,19 @@ class Dense:
         return y + self.bias.value if self.bias is not None else y
 
     def backward(self, grad, input_grad=True):
-        """Fill dW and db; return dX, or None with input_grad=False (a first layer's
-        dX is a gradient with respect to the data, which nothing uses; fit skips it).
-
-        matmul(..., transpose_a/transpose_b=True) is X.T @ dY and dY @ W.T computed
-        without making the transposed copies (see Matrix.matmul).
-        """
+        """Fill dW and db; return dX, or None with input_grad=False: the first layer's
+        dX is the gradient with respect to the data, which nothing uses, and costs
+        as much as the forward product (Network.fit skips it)."""
         if self.input is None:
             raise ValueError("Dense.backward called before forward")
-        self.weight.grad = self.input.matmul(grad, transpose_a=True)  # X.T @ dY
+        self.weight.grad = self.input.T @ grad
         if self.l1 or self.l2:
             self.weight.grad = self.weight.grad + self.penalty_gradient()
         if self.bias is not None:
             self.bias.grad = grad.sum(axis=0)
         if not input_grad:
             return None
-        return grad.matmul(self.weight.value, transpose_b=True)  # dY @ W.T
+        return grad @ self.weight.value.T
 
     def penalty(self):
         """l1 * sum |W| + l2 * sum W^2: the term this layer adds to the loss (0 without penalties)."""

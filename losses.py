@@ -9,12 +9,14 @@ activation into the loss, which is both cheaper and numerically stable.
 
 import math
 
-from activations import sigmoid, softmax_rows
+from activations import sigmoid
 from matrix import Matrix
 
 
 def _as_target_matrix(pred, target, loss_name):
     """Targets as a Matrix of pred's shape; class indices become one-hot rows."""
+    if not isinstance(pred, Matrix):
+        raise TypeError(f"{loss_name}: predictions must be a Matrix, got {type(pred).__name__}")
     n, c = pred.shape
     if isinstance(target, Matrix):
         if target.shape != pred.shape:
@@ -41,6 +43,11 @@ class Loss:
     def __call__(self, pred, target):
         return self.forward(pred, target)
 
+    def _check_forward_ran(self, attribute):
+        """backward() needs what forward() kept: say so, rather than fail on a missing attribute."""
+        if not hasattr(self, attribute):
+            raise ValueError(f"{type(self).__name__}.backward called before forward")
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -60,6 +67,7 @@ class MSE(Loss):
         return math.fsum(d * d for row in self.diff.rows for d in row) / self.count
 
     def backward(self):
+        self._check_forward_ran("diff")
         return self.diff * (2.0 / self.count)
 
 
@@ -78,22 +86,27 @@ class CrossEntropy(Loss):
 
     def forward(self, logits, target):
         target = _as_target_matrix(logits, target, "CrossEntropy")
-        total = 0.0
+        total, probabilities = 0.0, []
+        exp = math.exp
         for z, t in zip(logits.rows, target.rows):
             top = max(z)
-            log_sum_exp = top + math.log(sum(math.exp(v - top) for v in z))
+            exps = [exp(v - top) for v in z]
+            sum_exps = sum(exps)
+            log_sum_exp = top + math.log(sum_exps)
             total += sum(tj * (log_sum_exp - zj) for zj, tj in zip(z, t) if tj)
-        self.logits, self.target = logits, target
+            # softmax(z), kept for backward, which would otherwise compute every exp() again
+            probabilities.append([e / sum_exps for e in exps])
+        self.probabilities, self.target = probabilities, target
         return total / logits.shape[0]
 
     def backward(self):
-        n = self.logits.shape[0]
-        probs = softmax_rows(self.logits)
+        self._check_forward_ran("probabilities")
+        n = len(self.probabilities)
         out = []
-        for p, t in zip(probs.rows, self.target.rows):
+        for p, t in zip(self.probabilities, self.target.rows):
             mass = sum(t)
             out.append([(pj * mass - tj) / n for pj, tj in zip(p, t)])
-        return Matrix._wrap(out, self.logits.shape[1])
+        return Matrix._wrap(out, self.target.shape[1])
 
 
 class BinaryCrossEntropy(Loss):
@@ -120,6 +133,7 @@ class BinaryCrossEntropy(Loss):
         return total / self.count
 
     def backward(self):
+        self._check_forward_ran("logits")
         scale = 1.0 / self.count
         return Matrix._wrap(
             [[(sigmoid(z) - t) * scale for z, t in zip(zrow, trow)]

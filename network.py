@@ -50,11 +50,18 @@ class Network:
         if not layers:
             raise ValueError("a Network needs at least one layer")
         self.layers = list(layers)
+        for index, layer in enumerate(self.layers):
+            if not all(callable(getattr(layer, method, None)) for method in ("forward", "backward", "parameters")):
+                raise TypeError(f"layer {index} is {layer!r:.60}, not a layer (an object with forward, backward "
+                                "and parameters, such as Dense(4, 16) or ReLU())")
         self.metadata = dict(metadata or {})
 
     # ------------------------------------------------------------- the passes
     def forward(self, X, training=False, layers=None):
         """Run X through the layers (all of them by default) and return the output."""
+        if not isinstance(X, Matrix):
+            raise TypeError(f"a Network takes its inputs as a Matrix of shape (n_samples, n_features), "
+                            f"got {type(X).__name__}; wrap the rows: Matrix(rows)")
         for layer in self.layers if layers is None else layers:
             X = layer.forward(X, training)
         return X
@@ -271,6 +278,7 @@ class Network:
         """{"loss": L} on (X, Y), plus "accuracy" for classifiers, without training."""
         layers = self._training_layers(loss)
         output = self.forward(X, training=False, layers=layers)
+        Y = _targets_as_matrix(Y, output.shape)  # class indices become one-hot rows, as the losses take them
         scores = {"loss": loss.forward(output, Y)}
         if self.is_classifier(loss):
             threshold = 0.0 if layers is not self.layers else 0.5
@@ -324,6 +332,8 @@ class Network:
             raise ModelFileError(f"{path}: is a directory, expected a model file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ModelFileError(f"{path}: not a valid model file (damaged or truncated JSON: {error})") from None
+        except RecursionError:  # json recurses once per [ or {, and a damaged file can nest deeper than Python goes
+            raise ModelFileError(f"{path}: not a valid model file (lists nested too deeply)") from None
         return cls.from_dict(data, source=path)
 
     @classmethod
@@ -332,8 +342,8 @@ class Network:
         if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
             raise ModelFileError(f"{source}: not a model file of this framework (field 'format' is not {FORMAT_NAME!r})")
         version = data.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise ModelFileError(f"{source}: field 'format_version' must be an integer, got {version!r}")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ModelFileError(f"{source}: field 'format_version' must be an integer >= 1, got {version!r:.40}")
         if version > FORMAT_VERSION:
             raise ModelFileError(
                 f"{source}: written by a newer version of this framework (format {version}; "
@@ -406,12 +416,33 @@ def _buffers(layer):
 
 def _check_fit_arguments(X, Y, epochs, batch_size):
     if not isinstance(X, Matrix) or not isinstance(Y, Matrix):
-        raise TypeError("fit needs X and Y as Matrix objects")
+        raise TypeError(f"fit needs X and Y as Matrix objects, got {type(X).__name__} and {type(Y).__name__} "
+                        "(class indices become one-hot rows with utils.one_hot(labels, n_classes))")
     if len(X) != len(Y):
         raise ValueError(f"X has {len(X)} rows but Y has {len(Y)}: they must match")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _targets_as_matrix(Y, shape):
+    """Y as a Matrix of targets for outputs of `shape` (n, c): a Matrix as it is, a list of
+    class indices as one-hot rows (for one output unit, a column of the 0/1 labels)."""
+    if isinstance(Y, Matrix):
+        return Y
+    n, c = shape
+    if not isinstance(Y, (list, tuple)) or not all(isinstance(t, int) and not isinstance(t, bool) for t in Y):
+        raise TypeError(f"targets must be a Matrix of shape {shape} or a list of {n} class indices, "
+                        f"got {type(Y).__name__}")
+    if len(Y) != n:
+        raise ValueError(f"{n} rows of inputs but {len(Y)} class indices")
+    n_classes = max(c, 2)  # one output unit (a sigmoid) tells two classes apart
+    bad = [t for t in Y if not 0 <= t < n_classes]
+    if bad:
+        raise ValueError(f"class index {bad[0]} out of range for {n_classes} classes (0 to {n_classes - 1})")
+    if c == 1:
+        return Matrix._wrap([[float(t)] for t in Y], 1)
+    return Matrix._wrap([[1.0 if j == t else 0.0 for j in range(c)] for t in Y], c)
 
 
 def _count_correct(output, Y, threshold):
@@ -432,6 +463,31 @@ def format_epoch(epoch, epochs, history, seconds):
     return "  ".join(parts) + f"  ({seconds:.2f} s)"
 
 
+# The parameter whose shape a layer's config declares, and that shape.
+_DECLARED_SHAPES = {
+    "Dense": lambda config: ("weight", (config.get("in_features"), config.get("out_features"))),
+    "BatchNorm": lambda config: ("gamma", (1, config.get("features"))),
+}
+
+
+def _check_declared_shape(kind, config, saved, where):
+    """The sizes in a layer's config must match its saved weights, checked before the layer is
+    built: a damaged file declaring in_features 10**9 must not make us allocate 10**9 zeros first."""
+    if kind not in _DECLARED_SHAPES:
+        return
+    name, shape = _DECLARED_SHAPES[kind](config)
+    if not all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in shape):
+        return  # the layer's constructor names the bad size
+    if name not in saved:
+        raise ModelFileError(f"{where}.parameters: missing {name!r}")
+    try:
+        found = Matrix(saved[name]).shape
+    except ValueError as error:
+        raise ModelFileError(f"{where}.parameters.{name}: {error}") from None
+    if found != shape:
+        raise ModelFileError(f"{where}.parameters.{name}: shape {found} does not match the layer's {shape}")
+
+
 def _layer_from_dict(entry, where):
     if not isinstance(entry, dict):
         raise ModelFileError(f"{where}: must be an object")
@@ -441,13 +497,16 @@ def _layer_from_dict(entry, where):
     config = entry.get("config", {})
     if not isinstance(config, dict):
         raise ModelFileError(f"{where}.config: must be an object")
+    if "rng" in config:  # a layer's random generator comes from the program, never from a file
+        raise ModelFileError(f"{where}.config: unexpected key 'rng'")
+    saved = entry.get("parameters", {})
+    if not isinstance(saved, dict):
+        raise ModelFileError(f"{where}.parameters: must be an object")
+    _check_declared_shape(kind, config, saved, where)
     try:
         layer = LAYER_TYPES[kind](**config) if kind != "Dense" else Dense(**dict(config, init="zeros"))
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{where}.config: {error}") from None
-    saved = entry.get("parameters", {})
-    if not isinstance(saved, dict):
-        raise ModelFileError(f"{where}.parameters: must be an object")
     for param in layer.parameters():
         if param.name not in saved:
             raise ModelFileError(f"{where}.parameters: missing {param.name!r}")

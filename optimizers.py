@@ -34,9 +34,19 @@ class Optimizer:
     name = None
 
     def __init__(self, params, lr, weight_decay=0.0):
-        params = list(params)
+        name = type(self).__name__
+        try:
+            params = list(params)
+        except TypeError:
+            raise TypeError(f"{name} needs a list of parameters, such as network.parameters(), "
+                            f"got {type(params).__name__}") from None
         if not params:
-            raise ValueError(f"{type(self).__name__} was given no parameters to optimize")
+            raise ValueError(f"{name} was given no parameters to optimize")
+        for index, param in enumerate(params):
+            # a Parameter: a Matrix .value and its .grad (a layer or a bare Matrix is a common slip)
+            if not isinstance(getattr(param, "value", None), Matrix) or not hasattr(param, "grad"):
+                raise TypeError(f"{name}: item {index} of the parameters is a {type(param).__name__}, not a "
+                                "Parameter; pass network.parameters() (or layer.parameters())")
         self.params = params
         self.lr = _check_float(lr, "learning rate lr", 0.0)
         self.weight_decay = _check_float(weight_decay, "weight_decay", 0.0, low_open=False)

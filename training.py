@@ -18,9 +18,11 @@ state_dict, ...).
 
 import json
 import math
+import random
 import signal
 import threading
 
+from matrix import Matrix
 from utils import write_atomic
 
 CHECKPOINT_FORMAT = "pure-python-neural-network-checkpoint"
@@ -112,8 +114,15 @@ class EarlyStopping:
                 "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
 
     def load_state_dict(self, state):
-        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], int(state["wait"])
-        self.stopped_epoch, self.best_weights = state["stopped_epoch"], state["best_weights"]
+        best, epochs, weights = state["best"], (state["best_epoch"], state["stopped_epoch"]), state["best_weights"]
+        if (not (best is None or _is_number(best)) or not all(e is None or _is_count(e, 1) for e in epochs)
+                or (best is None) != (epochs[0] is None)):
+            raise ValueError("best must be a number and best_epoch its epoch (both null before the first "
+                             "epoch), stopped_epoch an epoch or null")
+        if not (weights is None or isinstance(weights, list)):
+            raise ValueError("best_weights must be a list of matrices or null")
+        self.best, self.best_epoch, self.wait = best, epochs[0], int(state["wait"])
+        self.stopped_epoch, self.best_weights = epochs[1], weights
 
     def __repr__(self):
         return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
@@ -179,6 +188,8 @@ def load_checkpoint(path):
         raise CheckpointError(f"{path}: is a directory, expected a checkpoint file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path}: not a valid checkpoint (damaged or truncated JSON: {error})") from None
+    except RecursionError:  # json recurses once per [ or {, and a damaged file can nest deeper than Python goes
+        raise CheckpointError(f"{path}: not a valid checkpoint (lists nested too deeply)") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a checkpoint of this framework (field 'format' is not "
                               f"{CHECKPOINT_FORMAT!r}; training resumes from a checkpoint, not a model file)")
@@ -189,7 +200,85 @@ def load_checkpoint(path):
     for key in ("model", "optimizer", "random_state", "history", "position"):
         if key not in data:
             raise CheckpointError(f"{path}: missing field {key!r}")
+    check_checkpoint_fields(data, path)
     return data
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value, minimum=0):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _random_state_problem(state):
+    """Why `state` is not a generator state written by random_state_to_json, or ''."""
+    try:
+        random_state_from_json(random.Random(), state)
+    except (TypeError, ValueError, OverflowError) as error:
+        return str(error) or type(error).__name__
+    return ""
+
+
+def check_checkpoint_fields(data, source):
+    """Check the type of every field that resuming reads, before anything is restored, so that a
+    damaged checkpoint is reported by the name of the field and changes nothing."""
+    def bad(field, needs):
+        raise CheckpointError(f"{source}: field {field!r} must be {needs}")
+
+    for key in ("model", "optimizer", "history", "position"):
+        if not isinstance(data.get(key), dict):
+            bad(key, "an object")
+    for key in ("scheduler", "early_stopping"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            bad(key, "an object or null")
+    for key in ("extra", "layer_random_states"):
+        if not isinstance(data.get(key, {}), dict):
+            bad(key, "an object")
+    if not isinstance(data.get("extra", {}).get("config_path", ""), (str, type(None))):
+        bad("extra.config_path", "the path of the config file, or null")
+    position = data["position"]
+    if not _is_count(position.get("epoch"), 1):
+        bad("position.epoch", "an integer >= 1")
+    for key in ("batches_done", "correct"):
+        if not _is_count(position.get(key)):
+            bad(f"position.{key}", "an integer >= 0")
+    if not _is_number(position.get("total_loss")):
+        bad("position.total_loss", "a finite number")
+    order = position.get("order")
+    if not isinstance(order, list) or not all(_is_count(row) for row in order):
+        bad("position.order", "a list of row numbers")
+    for key, values in data["history"].items():
+        if not isinstance(values, list) or not all(_is_number(value) for value in values):
+            bad(f"history.{key}", "a list of finite numbers")
+    optimizer = data["optimizer"]
+    if not isinstance(optimizer.get("name"), str):
+        bad("optimizer.name", "the optimizer's name")
+    if not _is_number(optimizer.get("lr")) or optimizer["lr"] <= 0:
+        bad("optimizer.lr", "a number > 0")
+    if not _is_count(optimizer.get("t")):
+        bad("optimizer.t", "an integer >= 0")
+    if not isinstance(optimizer.get("state"), list) or not all(isinstance(s, dict) for s in optimizer["state"]):
+        bad("optimizer.state", "a list of objects, one per parameter")
+    states = [("random_state", data["random_state"])]
+    states += [(f"layer_random_states.{index}", state) for index, state in data.get("layer_random_states", {}).items()]
+    for field, state in states:
+        problem = _random_state_problem(state)
+        if problem:
+            bad(field, f"the state of a random generator ({problem})")
+
+
+def _restore_piece(source, field, load, state):
+    """load(state), with a damaged field (a missing key, a wrong type) reported as a CheckpointError."""
+    try:
+        load(state)
+    except CheckpointError:
+        raise
+    except KeyError as error:
+        raise CheckpointError(f"{source}: field {field!r} is missing {error}") from None
+    except (TypeError, ValueError, AttributeError, IndexError) as error:
+        raise CheckpointError(f"{source}: field {field!r} is damaged ({error})") from None
 
 
 def training_state(network, optimizer, scheduler, early_stopping, rng, history, position, checkpoint):
@@ -216,6 +305,7 @@ def restore_training(resume, network, history, n_rows, optimizer, scheduler, ear
     against the run it goes into first, so a mismatch changes nothing."""
     if isinstance(resume, dict):
         state, source = resume, "checkpoint"
+        check_checkpoint_fields(state, source)
     else:
         state, source = load_checkpoint(resume), str(resume)
     saved = type(network).from_dict(state["model"], source=f"{source}: model")
@@ -235,16 +325,43 @@ def restore_training(resume, network, history, n_rows, optimizer, scheduler, ear
     if (scheduler is None) != (state.get("scheduler") is None):
         raise CheckpointError(f"{source}: resume with the same learning-rate schedule as the checkpoint "
                               f"({(state.get('scheduler') or {}).get('name', 'none')})")
+    _check_optimizer_state(state["optimizer"]["state"], optimizer.params, source)
+    layer_generators = {}
+    for index, layer_state in state.get("layer_random_states", {}).items():
+        layer = network.layers[int(index)] if index.isdigit() and int(index) < len(network.layers) else None
+        if getattr(layer, "rng", None) is None:
+            raise CheckpointError(f"{source}: field 'layer_random_states' names layer {index}, which has "
+                                  "no random generator")
+        layer_generators[layer] = layer_state
     network.set_weights(saved.get_weights())
     optimizer.load_state_dict(state["optimizer"])
+    # after the optimizer: a schedule sets the learning rate it had reached
     if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
+        _restore_piece(source, "scheduler", scheduler.load_state_dict, state["scheduler"])
     if early_stopping is not None and state.get("early_stopping") is not None:
-        early_stopping.load_state_dict(state["early_stopping"])
+        _restore_piece(source, "early_stopping", early_stopping.load_state_dict, state["early_stopping"])
+        if early_stopping.best_weights is not None:  # tried on the checkpoint's own copy of the network
+            _restore_piece(source, "early_stopping.best_weights", saved.set_weights, early_stopping.best_weights)
     random_state_from_json(rng, state["random_state"])
-    for index, layer_state in state.get("layer_random_states", {}).items():
-        random_state_from_json(network.layers[int(index)].rng, layer_state)
+    for layer, layer_state in layer_generators.items():
+        random_state_from_json(layer.rng, layer_state)
     return state["history"], state["position"]
+
+
+def _check_optimizer_state(saved, params, source):
+    """One saved state per parameter, each of its matrices of the parameter's shape."""
+    if len(saved) != len(params):
+        raise CheckpointError(f"{source}: the optimizer state has {len(saved)} parameters, the model has "
+                              f"{len(params)}")
+    for index, (entry, param) in enumerate(zip(saved, params)):
+        for key, rows in entry.items():
+            try:
+                shape = Matrix(rows).shape
+            except ValueError as error:
+                raise CheckpointError(f"{source}: field 'optimizer.state[{index}].{key}': {error}") from None
+            if shape != param.value.shape:
+                raise CheckpointError(f"{source}: field 'optimizer.state[{index}].{key}' has shape {shape}, "
+                                      f"its parameter {param.value.shape}")
 
 
 # ------------------------------------------------------------------- Ctrl-C

@@ -3,12 +3,14 @@
 Depends on matrix.py only: nothing here knows about layers or networks.
 """
 
+import codecs
 import csv
 import io
 import math
 import os
 import random
-import tempfile
+import stat
+import sys
 from functools import lru_cache
 
 from matrix import Matrix
@@ -29,15 +31,21 @@ def write_atomic(path, text):
     """Write `text` to `path` so that a crash leaves either the old file or the new one.
 
     The text goes to a temporary file in the same folder, is flushed to disk, and
-    is then renamed over `path`; a rename within one file system is atomic.
+    is then renamed over `path`; a rename within one file system is atomic. The
+    new file keeps the permissions of the one it replaces (a new path gets the
+    usual ones, 0666 less the umask).
     """
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    handle, temp_path = _new_temporary_file(folder)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        try:
+            os.chmod(temp_path, stat.S_IMODE(os.stat(path).st_mode))
+        except FileNotFoundError:
+            pass  # nothing to replace: the temporary file was created with the usual permissions
         os.replace(temp_path, path)
     except BaseException:
         try:
@@ -45,25 +53,77 @@ def write_atomic(path, text):
         except OSError:
             pass
         raise
+    _sync_folder(folder)
+
+
+def _new_temporary_file(folder):
+    """(file descriptor, path) of a new, empty file `.tmp-<random>.part` in `folder`.
+
+    os.open with mode 0o666 lets the umask apply as for any new file;
+    tempfile.mkstemp would make it readable by its owner only, and the saved
+    model with it. O_EXCL: never open a file that exists already.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temp_path = os.path.join(folder, f".tmp-{os.urandom(6).hex()}.part")
+        try:
+            return os.open(temp_path, flags, 0o666), temp_path
+        except FileExistsError:
+            continue  # 48 random bits: practically never
+
+
+def _sync_folder(folder):
+    """Flush the folder's entry for the renamed file to disk, so that a power cut cannot undo
+    the rename. Where folders cannot be opened (Windows), the rename is left to the system."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def check_writable(path):
     """Raise OSError now, before any work, if `path` could not be written later."""
+    if "\0" in path:
+        raise OSError(f"{path!r}: a file name cannot hold a NUL character")
     folder = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise OSError(f"{path}: is a directory, expected a file path")
+    name_max = _longest_name(folder)
+    try:
+        name_length = len(os.fsencode(os.path.basename(path)))
+    except UnicodeEncodeError as error:
+        raise OSError(f"{path!r}: cannot be a file name here ({error.reason})") from None
+    if name_length > name_max:
+        raise OSError(f"{path}: the file name is longer than the {name_max} bytes a name can have here")
     if not os.path.isdir(folder):
-        raise OSError(f"{path}: folder {folder} does not exist")
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise OSError(f"{path}: folder {folder} {what}")
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise OSError(f"{path}: cannot be written (permission denied)")
 
 
+def _longest_name(folder):
+    """The longest file name, in bytes, that the folder's file system takes (255 where it cannot say)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # Windows has no pathconf
+        return 255
+
+
 # ---------------------------------------------------------------------- CSV
 def read_text(path):
-    """The text of a file: UTF-8 (a byte-order mark is dropped), else Latin-1.
+    """The text of a file: UTF-8 (a byte-order mark is dropped), UTF-16 with its byte-order
+    mark (spreadsheets' "Unicode text"), else Latin-1.
 
     Returns (text, encoding). Latin-1 decodes any bytes, so it is the fallback
-    for spreadsheets exported in a Windows code page; the caller may warn.
+    for spreadsheets exported in a Windows code page; the caller may warn. A file
+    with NUL bytes otherwise is binary (a spreadsheet's own format, an image): an error.
     """
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, expected a CSV file")
@@ -74,6 +134,16 @@ def read_text(path):
         raise DataError(f"{path}: file not found") from None
     except OSError as error:
         raise DataError(f"{path}: cannot be read ({error.strerror})") from None
+    except ValueError as error:  # a NUL character or a lone surrogate in the name
+        raise DataError(f"{path!r}: cannot be a file name ({error})") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as error:
+            raise DataError(f"{path}: damaged UTF-16 text at byte {error.start}") from None
+    if b"\x00" in raw:
+        raise DataError(f"{path}: not a text file (it holds NUL bytes at byte {raw.index(0)}); "
+                        "a spreadsheet must be saved as CSV first")
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -87,17 +157,27 @@ def read_csv_rows(path, delimiter=","):
     fields and Windows line ends are handled by the csv module. Every row must
     have as many cells as the header.
     """
-    text, _ = read_text(path)
+    problem = delimiter_problem(delimiter)
+    if problem:
+        raise DataError(f"{path}: the CSV delimiter {problem}")
+    text, encoding = read_text(path)
+    if encoding == "latin-1":
+        print(f"warning: {path}: not UTF-8 text; read as Latin-1 (ISO-8859-1), so check any accented "
+              "names; save the file as UTF-8 to be sure", file=sys.stderr)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header, rows = None, []
+    header, rows, end = None, [], 0
     try:
         for cells in reader:
-            line = reader.line_num
+            # a row starts on the line after the last one ended (a quoted field may span lines)
+            line, end = end + 1, reader.line_num
             cells = [c.strip() for c in cells]
             if not any(cells):
                 continue
             if header is None:
                 header = cells
+                if all(_is_number(name) for name in header):
+                    raise DataError(f"{path} line {line}: the first row is all numbers ({_preview(header)}), "
+                                    "so the header is missing: add a first row naming the columns")
                 if any(not name for name in header):
                     raise DataError(f"{path} line {line}: the header has an empty column name")
                 seen = set()
@@ -107,7 +187,10 @@ def read_csv_rows(path, delimiter=","):
                     seen.add(name)
                 continue
             if len(cells) != len(header):
-                raise DataError(f"{path} line {line}: expected {len(header)} values (as in the header), found {len(cells)}")
+                spans = (f" (a quoted field runs on to line {end}: is a closing quote missing?)"
+                         if end > line else "")
+                raise DataError(f"{path} line {line}: expected {len(header)} values (as in the header), "
+                                f"found {len(cells)}{spans}")
             rows.append((line, cells))
     except csv.Error as error:
         raise DataError(f"{path} line {reader.line_num}: {error}") from None
@@ -116,6 +199,51 @@ def read_csv_rows(path, delimiter=","):
     if not rows:
         raise DataError(f"{path}: has a header but no data rows")
     return header, rows
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _names(header):
+    """Column names for a message, each quoted if it holds characters a terminal would not show."""
+    return ", ".join(name if name.isprintable() else repr(name) for name in header)
+
+
+def _preview(cells, count=4):
+    """The first few cells, for a message: '5.1, 3.5, 1.4, 0.2, ...'."""
+    return ", ".join(cells[:count]) + (", ..." if len(cells) > count else "")
+
+
+def header_hint(header, delimiter):
+    """Why the expected columns may be missing from a header, for the end of a message, or ''.
+
+    One column holding another usual delimiter: the file was read with the wrong one.
+    Mostly numbers: the first row is data and the header is missing.
+    """
+    if len(header) == 1:
+        for other in (";", "\t", "|", ",", " "):
+            if other != delimiter and other in header[0]:
+                return (f"; that is one column: the values seem to be separated by {other!r}, not "
+                        f"{delimiter!r}; name that delimiter (data.delimiter in a config, --delimiter "
+                        "for predict)")
+    if sum(map(_is_number, header)) * 2 > len(header):
+        return f"; the first row looks like data ({_preview(header)}): is the header row missing?"
+    return ""
+
+
+def delimiter_problem(delimiter):
+    """Why `delimiter` cannot separate the values of a CSV file, or '' when it can."""
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        return f"must be a single character, got {delimiter!r}"
+    if delimiter in '"\r\n.+-' or delimiter.isalnum():
+        return (f"cannot be {delimiter!r}: quotes, line ends, letters, digits, '.', '+' and '-' are parts "
+                "of the values")
+    return ""
 
 
 def parse_number(text, path, line, column):
@@ -177,12 +305,14 @@ def load_csv(path, target, features=None, delimiter=",", task="auto", class_name
     """
     header, rows = read_csv_rows(path, delimiter)
     if target not in header:
-        raise DataError(f"{path}: target column {target!r} is not in the header; columns: {', '.join(header)}")
+        raise DataError(f"{path}: target column {target!r} is not in the header; columns: {_names(header)}"
+                        + header_hint(header, delimiter))
     if features is None:
         features = [name for name in header if name != target]
     missing = [name for name in features if name not in header]
     if missing:
-        raise DataError(f"{path}: missing feature column(s) {', '.join(map(repr, missing))}")
+        raise DataError(f"{path}: missing feature column(s) {', '.join(map(repr, missing))}"
+                        + header_hint(header, delimiter))
     if not features:
         raise DataError(f"{path}: no feature columns besides the target {target!r}")
     positions = [header.index(name) for name in features]
@@ -258,7 +388,7 @@ def train_test_split(labels, test_fraction, rng, stratify=True):
         test.extend(members[:n_test])
         train.extend(members[n_test:])
     if not train or not test:
-        raise DataError(f"{len(labels)} rows are too few to split with test fraction {test_fraction}")
+        raise DataError(f"{len(labels)} rows are too few to split with fraction {test_fraction:g}")
     rng.shuffle(train)
     rng.shuffle(test)
     return train, test
@@ -280,19 +410,33 @@ class Normalizer:
             raise ValueError(f"unknown normalization {method!r}; valid: {', '.join(self.METHODS)}")
         self.method, self.shift, self.scale = method, shift, scale
 
-    def fit(self, X):
+    def fit(self, X, names=None):
+        """Fit on the rows of X; `names` (one per column) name a column whose values are too large."""
         n = len(X)
-        columns = list(zip(*X.rows))
-        if self.method == "zscore":
-            self.shift = [math.fsum(c) / n for c in columns]
-            spreads = [math.sqrt(math.fsum((v - m) ** 2 for v in c) / n) for c, m in zip(columns, self.shift)]
-        elif self.method == "minmax":
-            self.shift = [min(c) for c in columns]
-            spreads = [max(c) - lo for c, lo in zip(columns, self.shift)]
-        else:
-            self.shift, spreads = [0.0] * len(columns), [1.0] * len(columns)
-        self.scale = [s if s > 0.0 else 1.0 for s in spreads]
+        shifts, scales = [], []
+        for index, column in enumerate(zip(*X.rows)):
+            try:
+                shift, spread = self._statistics(column, n)
+            except OverflowError:  # fsum and ** raise where other float arithmetic gives inf
+                shift = spread = math.inf
+            if not (math.isfinite(shift) and math.isfinite(spread)):
+                name = repr(names[index]) if names else str(index + 1)
+                raise ValueError(f"column {name} holds values up to {max(map(abs, column)):.3g}, too large to "
+                                 f"normalize ({self.method}): its sums pass the float range (about 1.8e308)")
+            shifts.append(shift)
+            scales.append(spread if spread > 0.0 else 1.0)
+        self.shift, self.scale = shifts, scales
         return self
+
+    def _statistics(self, column, n):
+        """(shift, spread) of one column."""
+        if self.method == "zscore":
+            mean = math.fsum(column) / n
+            return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in column) / n)
+        if self.method == "minmax":
+            low = min(column)
+            return low, max(column) - low
+        return 0.0, 1.0
 
     def transform(self, X):
         if self.shift is None:
@@ -309,7 +453,14 @@ class Normalizer:
 
     @classmethod
     def from_dict(cls, data):
-        return cls(data["method"], [float(v) for v in data["shift"]], [float(v) for v in data["scale"]])
+        shift, scale = data.get("shift"), data.get("scale")
+        numbers = [v for values in (shift, scale) if isinstance(values, list) for v in values]
+        if (not isinstance(shift, list) or not isinstance(scale, list) or len(shift) != len(scale)
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           for v in numbers) or not all(s > 0 for s in scale)):
+            raise ValueError("normalization statistics need 'shift' and 'scale', two lists of finite numbers "
+                             "of one length, each scale > 0")
+        return cls(data.get("method"), [float(v) for v in shift], [float(v) for v in scale])
 
 
 # ------------------------------------------------------------------ metrics

@@ -108,7 +108,8 @@ ERROR_CASES = {
                   ["only one class ('setosa')", "need at least 2"]),
     # finite, but their sum overflows in the normalization (math.fsum raises OverflowError)
     "huge values": (BASE_CONFIG, "\n".join([IRIS_LINES[0], "1e308,3.5,1.4,0.2,setosa", "1.7e308,3,1.4,0.2,setosa"]
-                                           + IRIS_LINES[3:]) + "\n", None, ["beyond the float range"]),
+                                           + IRIS_LINES[3:]) + "\n", None,
+                    ["data.csv", "'sepal_length'", "too large to normalize"]),
     "model folder missing": (with_value("output.model_path", "no/such/folder/model.json"), None, None,
                              ["no/such/folder/model.json", "does not exist"]),
 }

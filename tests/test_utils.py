@@ -3,6 +3,8 @@
 (The Hilbert curve at the end of utils.py has its own tests in test_hilbert.py.)
 """
 
+import contextlib
+import io
 import math
 import os
 import random
@@ -15,9 +17,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pipeline  # noqa: E402
 from matrix import Matrix  # noqa: E402
-from utils import (DataError, Normalizer, accuracy, check_writable, confusion_matrix, load_csv,  # noqa: E402
-                   make_rng, one_hot, precision_recall_f1, read_csv_rows, regression_scores,
-                   sorted_class_names, train_test_split, write_atomic)
+from utils import (DataError, Normalizer, accuracy, check_writable, confusion_matrix,  # noqa: E402
+                   delimiter_problem, load_csv, make_rng, one_hot, precision_recall_f1, read_csv_rows,
+                   regression_scores, sorted_class_names, train_test_split, write_atomic)
 
 
 class TempFolderTest(unittest.TestCase):
@@ -89,9 +91,25 @@ class LoadCsvTest(TempFolderTest):
         data = load_csv(self.file("a;kind\n1,5;x\n2;y\n".replace("1,5", "1.5")), "kind", delimiter=";")
         self.assertEqual(data.X.rows, [[1.5], [2.0]])
 
-    def test_latin_1_file_is_read(self):
-        data = load_csv(self.file("a,kind\n1,caf\xe9\n2,tea\n".encode("latin-1")), "kind")
+    def test_latin_1_file_is_read_with_one_warning_naming_it(self):
+        path = self.file("a,kind\n1,caf\xe9\n2,tea\n".encode("latin-1"))
+        with contextlib.redirect_stderr(io.StringIO()) as stderr:
+            data = load_csv(path, "kind")
         self.assertEqual(data.class_names, ["caf\xe9", "tea"])
+        self.assertEqual(stderr.getvalue().count("\n"), 1)
+        self.assertTrue(stderr.getvalue().startswith(f"warning: {path}: not UTF-8 text; read as Latin-1"))
+
+    def test_utf_8_gives_no_warning(self):
+        with contextlib.redirect_stderr(io.StringIO()) as stderr:
+            load_csv(self.file("a,kind\n1,caf\xe9\n2,tea\n"), "kind")
+        self.assertEqual(stderr.getvalue(), "")
+
+    def test_utf_16_with_a_byte_order_mark_is_read(self):
+        for encoding in ("utf-16-le", "utf-16-be"):
+            with self.subTest(encoding=encoding):
+                mark = "\ufeff".encode(encoding)
+                data = load_csv(self.file(mark + "a,kind\r\n1,caf\xe9\r\n2,tea\r\n".encode(encoding)), "kind")
+                self.assertEqual(data.class_names, ["caf\xe9", "tea"])
 
     def test_known_class_names_keep_their_numbering(self):
         data = load_csv(self.file("a,kind\n1,b\n2,b\n"), "kind", class_names=["a", "b", "c"])
@@ -158,6 +176,29 @@ class CsvErrorTest(TempFolderTest):
     def test_duplicate_and_empty_column_names(self):
         self.assert_error("a,a,kind\n1,2,x\n", "line 1: duplicate column name 'a'")
         self.assert_error("a,,kind\n1,2,x\n", "line 1: the header has an empty column name")
+
+    def test_binary_file(self):
+        self.assert_error(b"PK\x03\x04\x14\x00\x06\x00", "not a text file (it holds NUL bytes at byte 5)")
+
+    def test_first_row_of_numbers_means_no_header(self):
+        self.assert_error("1,2,0\n3,4,1\n", "line 1: the first row is all numbers (1, 2, 0)")
+        self.assert_error("1,2,x\n3,4,y\n", "the first row looks like data (1, 2, x): is the header row missing?")
+
+    def test_another_delimiter_is_named(self):
+        self.assert_error("a;b;kind\n1;2;x\n", "the values seem to be separated by ';', not ','")
+        self.assert_error("a\tb\tkind\n1\t2\tx\n", "separated by '\\t', not ','")
+
+    def test_delimiters_that_are_part_of_values_are_refused(self):
+        for delimiter in (".", "-", "1", "e", '"', "\n", ";;", ""):
+            with self.subTest(delimiter=delimiter):
+                self.assertTrue(delimiter_problem(delimiter))
+                self.assert_error("a,kind\n1,x\n", "the CSV delimiter", delimiter=delimiter)
+        for delimiter in (",", ";", "\t", "|", " ", ":"):
+            self.assertEqual(delimiter_problem(delimiter), "")
+
+    def test_an_unclosed_quote_names_the_line_it_starts_on(self):
+        self.assert_error('a,b,kind\n1,2,x\n3,"4,y\n5,6,x\n', "line 3: expected 3 values (as in the header), "
+                          "found 2 (a quoted field runs on to line 4: is a closing quote missing?)")
 
     def test_only_a_target_column(self):
         self.assert_error("kind\nx\ny\n", "no feature columns besides the target 'kind'")
@@ -262,6 +303,23 @@ class NormalizerTest(unittest.TestCase):
             Normalizer().transform(self.test)
         with self.assertRaisesRegex(ValueError, r"fitted on 3 columns, got shape \(1, 2\)"):
             Normalizer().fit(self.train).transform(Matrix([[1.0, 2.0]]))
+
+    def test_values_too_large_to_normalize_name_their_column(self):
+        huge = Matrix([[1.0, 1e308], [2.0, 1.7e308]])  # finite, but their sum is not
+        with self.assertRaisesRegex(ValueError, r"column 'b' holds values up to 1.7e\+308, too large to normalize"):
+            Normalizer("zscore").fit(huge, ["a", "b"])
+        with self.assertRaisesRegex(ValueError, "column 2 holds values"):  # max - min overflows to inf
+            Normalizer("minmax").fit(Matrix([[1.0, -1.7e308], [2.0, 1.7e308]]))
+        self.assertEqual(Normalizer("none").fit(huge).scale, [1.0, 1.0])
+
+    def test_saved_statistics_are_checked(self):
+        for data in ({"method": "zscore", "shift": [0.0], "scale": [0.0]},
+                     {"method": "zscore", "shift": [0.0, 1.0], "scale": [1.0]},
+                     {"method": "zscore", "shift": ["0"], "scale": [1.0]},
+                     {"method": "minmax", "shift": [0.0]}):
+            with self.subTest(data=data):
+                with self.assertRaisesRegex(ValueError, "two lists of finite numbers of one length, each scale > 0"):
+                    Normalizer.from_dict(data)
 
 
 class PipelineNormalizationTest(TempFolderTest):
