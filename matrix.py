@@ -13,6 +13,8 @@ loop into C:
   * the product transposes the right operand once, so that each entry of the
     result is a dot product of two Python lists, computed by `math.sumprod`
     (Python 3.12+) or by `sum(map(operator.mul, row, column))` before that;
+  * a row of the left operand that is mostly exact zeros (ReLU outputs, blank
+    pixels) is multiplied by its nonzero entries only, when that pays;
   * elementwise operations are `list(map(operator.add, row_a, row_b))`, which
     never executes a Python-level statement per element;
   * results are built by the private constructor `Matrix._wrap`, which trusts
@@ -61,37 +63,36 @@ else:  # Python 3.9 - 3.11
     _SKIP_BASE, _SKIP_PER_COLUMN, _SKIP_MIN_COLUMNS = 0.2, 1.5, 8
 
 
-def _product(left_rows, right_columns, n_inner, right_rows=None):
-    """The rows of L @ R, given L's rows and R's columns (lists of sequences of floats).
+def _product(left_rows, right_rows):
+    """The rows of L @ R for L and R given as lists of rows of floats.
 
-    Every entry is dot(row of L, column of R). A row of L that is mostly exact
-    zeros (ReLU outputs, blank pixels) is multiplied by its nonzero entries
-    only: itertools.compress keeps the rows of R that face a nonzero entry,
-    zip(*...) turns them into shortened columns, and the dot products run over
-    the nonzero values alone. Adding 0.0 never changes a sum, so the entries
-    are the same (but 0 * inf terms are skipped instead of giving nan).
-    Building the short columns costs about as much per kept term as a skipped
-    term saves on 3.12+, so a row goes this way only when its share of zeros
-    is past the break-even point above. Dense data (weights, gradients, most
-    features) has no exact zeros at all: when the first row has none, no row
-    is counted. right_rows (R's rows) are made from the columns when needed.
+    R is transposed once, so that every entry is dot(row of L, column of R).
+    A row of L that is mostly exact zeros (ReLU outputs, blank pixels) is
+    multiplied by its nonzero entries only: itertools.compress keeps the rows
+    of R that face a nonzero entry, zip(*...) turns them into shortened
+    columns, and the dot products run over the nonzero values alone. Adding
+    0.0 never changes a sum, so the entries are the same, bit for bit (but a
+    0 * inf term is skipped instead of giving nan). Building the short columns
+    costs about as much per kept term as a skipped term saves on 3.12+, so a
+    row goes this way only when its share of zeros is past the break-even point
+    above. Dense data (weights, gradients, most features) has no exact zeros at
+    all: when the first row has none, no row is counted.
     """
-    m = len(right_columns)
+    columns = list(zip(*right_rows))
+    m = len(columns)
     if m < _SKIP_MIN_COLUMNS or 0.0 not in left_rows[0]:
-        return [_dots(row, right_columns) for row in left_rows]
-    zero_limit = n_inner * (_SKIP_BASE + _SKIP_PER_COLUMN / m)
+        return [_dots(row, columns) for row in left_rows]
+    zero_limit = len(right_rows) * (_SKIP_BASE + _SKIP_PER_COLUMN / m)
     result = []
     for row in left_rows:
         if row.count(0.0) <= zero_limit:
-            result.append(_dots(row, right_columns))
+            result.append(_dots(row, columns))
             continue
         values = list(filter(None, row))  # the nonzero entries, in order
-        if not values:
+        if values:
+            result.append(_dots(values, zip(*compress(right_rows, row))))
+        else:
             result.append([0.0] * m)
-            continue
-        if right_rows is None:
-            right_rows = list(zip(*right_columns))
-        result.append(_dots(values, zip(*compress(right_rows, row))))
     return result
 
 
@@ -248,29 +249,7 @@ class Matrix:
         (n, k), (k2, m) = self.shape, other.shape
         if k != k2:
             raise ValueError(f"cannot multiply {self.shape} @ {other.shape}: {k} != {k2}")
-        return Matrix._wrap(_product(self.rows, list(zip(*other.rows)), k, other.rows), m)
-
-    def matmul(self, other, transpose_a=False, transpose_b=False):
-        """A @ B with either operand read transposed, without making the transposed copy.
-
-        a.matmul(b, transpose_a=True) == a.T @ b      (the weight gradient X.T @ dY)
-        a.matmul(b, transpose_b=True) == a @ b.T      (the input gradient dY @ W.T)
-        The names are those of tf.matmul and of BLAS's gemm. A @ B.T needs no
-        transpose at all: its entries are dot products of a row of A with a row
-        of B. (`a @ b.T` would transpose B into B.T, and @ would transpose it
-        straight back to get its columns.) A.T @ B reads A's columns with zip.
-        """
-        if not isinstance(other, Matrix):
-            raise TypeError(f"matmul needs a Matrix, got {type(other).__name__}")
-        (n, k), (k2, m) = self.shape[::-1] if transpose_a else self.shape, other.shape[::-1] if transpose_b else other.shape
-        if k != k2:
-            a_name = "A.T" if transpose_a else "A"
-            b_name = "B.T" if transpose_b else "B"
-            raise ValueError(f"cannot multiply {a_name} @ {b_name} with shapes ({n}, {k}) @ ({k2}, {m}): {k} != {k2}")
-        left_rows = list(zip(*self.rows)) if transpose_a else self.rows
-        if transpose_b:  # the columns of B.T are the rows of B
-            return Matrix._wrap(_product(left_rows, other.rows, k), m)
-        return Matrix._wrap(_product(left_rows, list(zip(*other.rows)), k, other.rows), m)
+        return Matrix._wrap(_product(self.rows, other.rows), m)
 
     @property
     def T(self):

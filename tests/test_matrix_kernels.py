@@ -1,0 +1,118 @@
+"""Tests for the fast path of matrix.py's product: skipping the zeros of sparse rows.
+
+Each product is compared with the slow obvious one (index loops, math.fsum) on
+shapes and sparsity patterns chosen so that every branch of matrix._product
+runs: dense rows, rows past the break-even share of zeros, all-zero rows,
+products too narrow to count zeros, and the transposed operands of a backward pass.
+"""
+
+import math
+import os
+import random
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import matrix  # noqa: E402
+from matrix import Matrix  # noqa: E402
+
+
+def naive_product(a, b):
+    """C[i][j] = sum over t of a[i][t] * b[t][j], with an exactly rounded sum."""
+    return [[math.fsum(a[i][t] * b[t][j] for t in range(len(b))) for j in range(len(b[0]))]
+            for i in range(len(a))]
+
+
+def transpose(rows):
+    return [list(column) for column in zip(*rows)]
+
+
+def random_rows(rng, n_rows, n_cols, zero_share=0.0):
+    return [[0.0 if rng.random() < zero_share else rng.uniform(-2.0, 2.0) for _ in range(n_cols)]
+            for _ in range(n_rows)]
+
+
+class ProductCase(unittest.TestCase):
+    def assert_product_close(self, result, expected, k):
+        self.assertEqual(result.shape, (len(expected), len(expected[0])))
+        for i, (row, expected_row) in enumerate(zip(result.rows, expected)):
+            self.assertIsInstance(row, list)
+            for j, (value, want) in enumerate(zip(row, expected_row)):
+                # k products of numbers below 2 in size: rounding error below k * 4 * 2^-52 each
+                self.assertLessEqual(abs(value - want), 1e-14 * k * 4, f"entry [{i}][{j}]: {value!r} vs {want!r}")
+
+
+class ZeroSkippingTest(ProductCase):
+    def test_sparse_rows_give_the_same_product_as_the_obvious_loops(self):
+        rng = random.Random(6)
+        for n, k, m in ((5, 64, 64), (9, 30, 40), (3, 256, 17), (12, 8, 100)):
+            b = random_rows(rng, k, m)
+            for zero_share in (0.0, 0.3, 0.6, 0.9):
+                a = random_rows(rng, n, k, zero_share)
+                a[0][0] = 0.0  # so the first row always shows a zero and every row is counted
+                with self.subTest(shape=(n, k, m), zero_share=zero_share):
+                    self.assert_product_close(Matrix(a) @ Matrix(b), naive_product(a, b), k)
+
+    def test_skipping_zeros_changes_no_bit_of_the_result(self):
+        # adding 0.0 never changes a sum, so the sparse path equals the dense kernel exactly
+        rng = random.Random(7)
+        k, m = 64, 64
+        a = random_rows(rng, 20, k, 0.8)
+        b = random_rows(rng, k, m)
+        skipped = matrix._product(a, b)
+        dense = [matrix._dots(row, list(zip(*b))) for row in a]
+        self.assertEqual(skipped, dense)
+        share_limit = matrix._SKIP_BASE + matrix._SKIP_PER_COLUMN / m
+        self.assertTrue(any(row.count(0.0) > k * share_limit for row in a), "no row took the sparse path")
+
+    def test_an_all_zero_row_gives_a_row_of_zeros(self):
+        a = Matrix([[0.0] * 32, [1.0] + [0.0] * 31])
+        b = Matrix([[float(i + j) for j in range(40)] for i in range(32)])
+        product = a @ b
+        self.assertEqual(product.rows[0], [0.0] * 40)
+        self.assertEqual(product.rows[1], b.rows[0])
+
+    def test_narrow_products_and_dense_first_rows_still_multiply_right(self):
+        rng = random.Random(8)
+        a = random_rows(rng, 6, 50, 0.7)
+        a[0] = [1.0] * 50  # a dense first row: the product takes every row as dense
+        b_narrow, b_wide = random_rows(rng, 50, 3), random_rows(rng, 50, 64)
+        self.assert_product_close(Matrix(a) @ Matrix(b_narrow), naive_product(a, b_narrow), 50)
+        self.assert_product_close(Matrix(a) @ Matrix(b_wide), naive_product(a, b_wide), 50)
+
+    def test_break_even_rule_is_between_zero_and_one_for_wide_products(self):
+        for m in (matrix._SKIP_MIN_COLUMNS, 64, 1024):
+            share = matrix._SKIP_BASE + matrix._SKIP_PER_COLUMN / m
+            self.assertGreater(share, 0.0)
+            self.assertLess(share, 1.0, f"with {m} columns no row could ever skip its zeros")
+
+
+class BackwardProductTest(ProductCase):
+    def test_weight_gradient_with_sparse_inputs(self):
+        # dW = X.T @ dY: the rows of X.T are the input columns, some all zero (blank pixels)
+        rng = random.Random(9)
+        x = random_rows(rng, 32, 64, 0.5)
+        for row in x:
+            row[0] = row[5] = 0.0
+        grad = random_rows(rng, 32, 64)
+        self.assert_product_close(Matrix(x).T @ Matrix(grad), naive_product(transpose(x), grad), 32)
+
+    def test_input_gradient_with_a_sparse_upstream_gradient(self):
+        # dX = dY @ W.T with dY masked by a ReLU: about half its entries exact zeros
+        rng = random.Random(10)
+        grad = random_rows(rng, 32, 64, 0.5)
+        grad[0][0] = 0.0
+        weight = random_rows(rng, 20, 64)
+        self.assert_product_close(Matrix(grad) @ Matrix(weight).T, naive_product(grad, transpose(weight)), 64)
+
+    def test_operands_are_not_changed(self):
+        a = Matrix([[0.0] * 31 + [1.0], [2.0] * 32])
+        b = Matrix([[float(j)] * 20 for j in range(32)])
+        before_a, before_b = a.tolist(), b.tolist()
+        a @ b
+        self.assertEqual((a.rows, b.rows), (before_a, before_b))
+
+
+if __name__ == "__main__":
+    unittest.main()
