@@ -22,7 +22,7 @@ from matrix import Matrix
 from progress import Progress
 from training import (StopRequest, TrainingDiverged, check_monitor, clip_grad_norm, divergence_message,
                       gradients_are_finite, interrupted, restore_training, save_checkpoint, training_state)
-from utils import write_atomic, make_rng
+from utils import make_rng, read_json, write_atomic
 
 FORMAT_NAME = "pure-python-neural-network"
 FORMAT_VERSION = 1
@@ -323,17 +323,7 @@ class Network:
     @classmethod
     def load(cls, path):
         """Read a model saved by `save`. Raises ModelFileError naming the problem."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except FileNotFoundError:
-            raise ModelFileError(f"{path}: model file not found") from None
-        except IsADirectoryError:
-            raise ModelFileError(f"{path}: is a directory, expected a model file") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ModelFileError(f"{path}: not a valid model file (damaged or truncated JSON: {error})") from None
-        except RecursionError:  # json recurses once per [ or {, and a damaged file can nest deeper than Python goes
-            raise ModelFileError(f"{path}: not a valid model file (lists nested too deeply)") from None
+        data = read_json(path, "model", ModelFileError)
         return cls.from_dict(data, source=path)
 
     @classmethod

@@ -23,7 +23,7 @@ import signal
 import threading
 
 from matrix import Matrix
-from utils import write_atomic
+from utils import read_json, write_atomic
 
 CHECKPOINT_FORMAT = "pure-python-neural-network-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -179,17 +179,7 @@ def save_checkpoint(path, state):
 
 def load_checkpoint(path):
     """Read a checkpoint written by save_checkpoint; raises CheckpointError naming the problem."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: checkpoint file not found") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path}: is a directory, expected a checkpoint file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path}: not a valid checkpoint (damaged or truncated JSON: {error})") from None
-    except RecursionError:  # json recurses once per [ or {, and a damaged file can nest deeper than Python goes
-        raise CheckpointError(f"{path}: not a valid checkpoint (lists nested too deeply)") from None
+    data = read_json(path, "checkpoint", CheckpointError)
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a checkpoint of this framework (field 'format' is not "
                               f"{CHECKPOINT_FORMAT!r}; training resumes from a checkpoint, not a model file)")

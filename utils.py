@@ -6,6 +6,7 @@ Depends on matrix.py only: nothing here knows about layers or networks.
 import codecs
 import csv
 import io
+import json
 import math
 import os
 import random
@@ -27,6 +28,25 @@ def make_rng(seed):
 
 
 # -------------------------------------------------------------------- files
+def read_json(path, kind, error=ValueError):
+    """Parse the JSON file at `path`; every way it can fail becomes `error`, naming the file.
+
+    `kind` says what the file should be ("model", "checkpoint") in the messages.
+    Only data is read: JSON has no way to make Python run anything.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise error(f"{path}: {kind} file not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, expected a {kind} file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        raise error(f"{path}: not a valid {kind} file (damaged or truncated JSON: {problem})") from None
+    except RecursionError:  # json recurses once per [ or {, and a damaged file can nest deeper than Python goes
+        raise error(f"{path}: not a valid {kind} file (lists nested too deeply)") from None
+
+
 def write_atomic(path, text):
     """Write `text` to `path` so that a crash leaves either the old file or the new one.
 

@@ -437,7 +437,7 @@ def make_parser():
                           help="training images, half of them squares (default: 3000)")
     training.add_argument("--test", type=_int_at_least(10), default=1000, metavar="N",
                           help="fresh test images at each size (default: 1000)")
-    training.add_argument("--epochs", type=_int_at_least(1), default=15, metavar="N",
+    training.add_argument("--epochs", type=_int_at_least(1), default=25, metavar="N",
                           help="passes over the training images (default: 15)")
     training.add_argument("--batch-size", type=_int_at_least(1), default=32, metavar="N",
                           help="images per gradient step (default: 32)")
