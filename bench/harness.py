@@ -20,6 +20,7 @@ moves least of all.
 Run `python bench/harness.py` to print the machine description.
 """
 import collections
+import contextlib
 import gc
 import os
 import platform
@@ -36,6 +37,19 @@ except ImportError:
 
 # ---------------------------------------------------------------- timing
 
+@contextlib.contextmanager
+def _gc_paused(pause):
+    """Switch the cyclic garbage collector off inside the block when `pause` (as timeit does)."""
+    was_enabled = gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def time_runs(fn, repeats=5, warmup=1, disable_gc=False, clock=time.perf_counter):
     """Call fn() warmup times untimed, then repeats times timed; return the list of seconds.
 
@@ -48,18 +62,12 @@ def time_runs(fn, repeats=5, warmup=1, disable_gc=False, clock=time.perf_counter
         raise ValueError("repeats must be at least 1, got {}".format(repeats))
     for _ in range(warmup):
         fn()
-    gc_was_enabled = gc.isenabled()
-    if disable_gc:
-        gc.disable()
-    try:
-        times = []
+    times = []
+    with _gc_paused(disable_gc):
         for _ in range(repeats):
             start = clock()
             fn()
             times.append(clock() - start)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return times
 
 
@@ -86,19 +94,13 @@ def compare(fn_a, fn_b, repeats=5, warmup=1, disable_gc=False, clock=time.perf_c
     for _ in range(warmup):
         fn_a()
         fn_b()
-    gc_was_enabled = gc.isenabled()
-    if disable_gc:
-        gc.disable()
-    try:
-        times_a, times_b = [], []
+    times_a, times_b = [], []
+    with _gc_paused(disable_gc):
         for _ in range(repeats):
             for fn, times in ((fn_a, times_a), (fn_b, times_b)):
                 start = clock()
                 fn()
                 times.append(clock() - start)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     median_a = statistics.median(times_a)
     median_b = statistics.median(times_b)
     return Comparison(median_a, median_b, median_a / median_b, times_a, times_b)
