@@ -1,9 +1,8 @@
 """Activation functions, each a layer without parameters.
 
-Every activation has the layer interface:
+Every activation is a Layer (layers.py) without parameters:
     forward(X, training=False) -> Y      applied entry by entry (softmax: row by row)
     backward(dY) -> dX                   the chain rule: dX = dY * f'(X)
-    parameters() -> []
 
 Pure Python raises OverflowError where NumPy would warn, so each function is
 written to stay finite for any finite input (the tests try +-1000).
@@ -11,25 +10,17 @@ written to stay finite for any finite input (the tests try +-1000).
 
 import math
 
+from layers import Layer
 from matrix import Matrix
 
 _exp = math.exp
 
 
-class Activation:
-    """Base class: no parameters, nothing to configure."""
+class Activation(Layer):
+    """Base class: a Layer with no parameters; each subclass sets its config `name`."""
 
-    name = None  # the config name, set by each subclass
-
-    def parameters(self):
-        return []
-
-    def get_config(self):
-        """Constructor arguments, for saving the model as JSON."""
-        return {}
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
+    output = None  # what forward kept for backward
+    input = None
 
 
 # ------------------------------------------------------------------- sigmoid
@@ -57,9 +48,9 @@ class Sigmoid(Activation):
         self.output = x.map(sigmoid)
         return self.output
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         return Matrix._wrap(
-            [[g * y * (1.0 - y) for g, y in zip(grow, yrow)] for grow, yrow in zip(grad.rows, self.output.rows)],
+            [[g * y * (1.0 - y) for g, y in zip(grow, yrow)] for grow, yrow in zip(grad.rows, self._saved(self.output).rows)],
             grad.shape[1],
         )
 
@@ -78,10 +69,10 @@ class ReLU(Activation):
         self.output = Matrix._wrap([[v if v > 0.0 else 0.0 for v in row] for row in x.rows], x.shape[1])
         return self.output
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         # output > 0 exactly where input > 0, so the output serves as the mask
         return Matrix._wrap(
-            [[g if y > 0.0 else 0.0 for g, y in zip(grow, yrow)] for grow, yrow in zip(grad.rows, self.output.rows)],
+            [[g if y > 0.0 else 0.0 for g, y in zip(grow, yrow)] for grow, yrow in zip(grad.rows, self._saved(self.output).rows)],
             grad.shape[1],
         )
 
@@ -104,10 +95,10 @@ class LeakyReLU(Activation):
         self.input = x
         return Matrix._wrap([[v if v > 0.0 else alpha * v for v in row] for row in x.rows], x.shape[1])
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         alpha = self.alpha
         return Matrix._wrap(
-            [[g if v > 0.0 else alpha * g for g, v in zip(grow, xrow)] for grow, xrow in zip(grad.rows, self.input.rows)],
+            [[g if v > 0.0 else alpha * g for g, v in zip(grow, xrow)] for grow, xrow in zip(grad.rows, self._saved(self.input).rows)],
             grad.shape[1],
         )
 
@@ -131,9 +122,9 @@ class Tanh(Activation):
         self.output = x.map(math.tanh)
         return self.output
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         return Matrix._wrap(
-            [[g * (1.0 - y * y) for g, y in zip(grow, yrow)] for grow, yrow in zip(grad.rows, self.output.rows)],
+            [[g * (1.0 - y * y) for g, y in zip(grow, yrow)] for grow, yrow in zip(grad.rows, self._saved(self.output).rows)],
             grad.shape[1],
         )
 
@@ -144,9 +135,11 @@ class Linear(Activation):
     name = "linear"
 
     def forward(self, x, training=False):
+        self.input = x
         return x
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
+        self._saved(self.input)
         return grad
 
 
@@ -183,9 +176,9 @@ class Softmax(Activation):
         self.output = softmax_rows(x)
         return self.output
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         out = []
-        for grow, yrow in zip(grad.rows, self.output.rows):
+        for grow, yrow in zip(grad.rows, self._saved(self.output).rows):
             dot = sum(g * y for g, y in zip(grow, yrow))
             out.append([y * (g - dot) for g, y in zip(grow, yrow)])
         return Matrix._wrap(out, grad.shape[1])

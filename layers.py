@@ -1,10 +1,16 @@
-"""Layers with parameters, and the Parameter that holds a weight and its gradient.
+"""The Layer base class, the Parameter it trains, and the layers with parameters.
 
-Every layer has one interface:
+Every layer (and every activation) subclasses Layer and has one interface:
     forward(X, training=False) -> Y
-    backward(dY) -> dX       given dY = dL/dY, returns dL/dX and fills each
-                             parameter's .grad with dL/d(parameter)
-    parameters() -> list of Parameter
+    backward(dY, input_grad=True) -> dX
+                             given dY = dL/dY, returns dL/dX and fills each
+                             parameter's .grad with dL/d(parameter); a layer may
+                             skip dX and return None when input_grad is False
+    parameters() -> list of Parameter        (trained by the optimizer)
+    buffers() -> {name: Matrix}              (saved, not trained: running statistics)
+    penalty() -> float                       (added to the loss: L1 / L2)
+    output_shape(input_shape) -> shape       (per-sample shapes, e.g. (16,) or (C, H, W))
+    get_config() / from_config(config)       (the constructor's arguments, for saving)
 Gradients are computed here; the optimizer applies them in a separate step.
 
     Dense       Y = X @ W + b, with optional L1 / L2 weight penalties
@@ -16,6 +22,20 @@ import math
 import random
 
 from matrix import Matrix
+
+# One generator for every layer built without `rng`: two Dense(8, 8) built in a row
+# differ (as in PyTorch), and seed(n) makes a whole program's layers reproducible.
+_generator = random.Random(0)
+
+
+def seed(value):
+    """Seed the generator that layers built without an `rng` draw from (like torch.manual_seed)."""
+    _generator.seed(value)
+
+
+def default_rng():
+    """The shared generator of layers built without an `rng`."""
+    return _generator
 
 
 class Parameter:
@@ -37,6 +57,81 @@ class Parameter:
 
     def __repr__(self):
         return f"Parameter({self.name}, shape={self.value.shape})"
+
+
+def flat_size(shape):
+    """Entries per sample of a per-sample shape: (3, 8, 8) -> 192, (16,) -> 16."""
+    size = 1
+    for dim in shape:
+        size *= dim
+    return size
+
+
+class Layer:
+    """Base class of every layer: the defaults of a layer without parameters.
+
+    A subclass defines forward and backward, and overrides the rest only when it
+    has something to say: parameters, buffers, a penalty, a shape change, options.
+    Shapes here are per sample, without the batch: (features,) for a row of
+    features, (C, H, W) for an image, (T, D) for a sequence; every sample still
+    travels as one row of flat_size(shape) numbers.
+    """
+
+    name = None  # the config name (activations)
+    input_shape = None  # the per-sample shape the layer takes, once known
+    batch_statistics = False  # True when training needs more than one row per batch (BatchNorm)
+
+    def forward(self, x, training=False):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def backward(self, grad, input_grad=True):
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    def parameters(self):
+        """The Parameters the optimizer trains (none by default)."""
+        return []
+
+    def buffers(self):
+        """State saved with the model but not trained, by name (none by default)."""
+        return {}
+
+    def set_buffer(self, name, value):
+        """Put a loaded buffer back (BatchNorm's running statistics)."""
+        setattr(self, name, value)
+
+    def penalty(self):
+        """The term this layer adds to the loss (L1 / L2); 0 by default."""
+        return 0.0
+
+    def output_shape(self, input_shape):
+        """The per-sample shape this layer gives for `input_shape`; by default unchanged.
+        Raises ValueError, naming the layer and the shapes, when the input does not fit."""
+        return tuple(input_shape)
+
+    def build(self, input_shape):
+        """Called by Network with the previous layer's output shape: check it and remember it;
+        returns this layer's output shape."""
+        output = self.output_shape(tuple(input_shape))
+        self.input_shape = tuple(input_shape)
+        return output
+
+    def get_config(self):
+        """The constructor's arguments, as JSON-ready values, for saving the model."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        """The layer get_config describes (its weights are loaded separately)."""
+        return cls(**config)
+
+    def _saved(self, value):
+        """What forward kept for backward, or a RuntimeError naming the layer if forward never ran."""
+        if value is None:
+            raise RuntimeError(f"{self!r}: backward called before forward")
+        return value
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
 
 
 # ------------------------------------------------------------- initializers
@@ -76,7 +171,7 @@ def _non_negative(value, what):
 
 
 # -------------------------------------------------------------------- Dense
-class Dense:
+class Dense(Layer):
     """Fully connected layer: Y = X @ W + b.
 
     Shapes: X (n, in), W (in, out), b (1, out), Y (n, out).
@@ -97,10 +192,11 @@ class Dense:
         if init not in INITIALIZERS:
             raise ValueError(f"unknown init {init!r}; valid: {', '.join(sorted(INITIALIZERS))}")
         if rng is None:
-            rng = random.Random(0)
+            rng = _generator
         self.init = init
         self.weight = Parameter(INITIALIZERS[init](in_features, out_features, rng), "weight")
         self.bias = Parameter(Matrix.zeros(1, out_features), "bias") if bias else None
+        self.input_shape = (self.in_features,)
         self.input = None
 
     def forward(self, x, training=False):
@@ -119,9 +215,7 @@ class Dense:
         """Fill dW and db; return dX, or None with input_grad=False: the first layer's
         dX is the gradient with respect to the data, which nothing uses, and costs
         as much as the forward product (Network.fit skips it)."""
-        if self.input is None:
-            raise ValueError("Dense.backward called before forward")
-        self.weight.grad = self.input.T @ grad
+        self.weight.grad = self._saved(self.input).T @ grad
         if self.l1 or self.l2:
             self.weight.grad = self.weight.grad + self.penalty_gradient()
         if self.bias is not None:
@@ -148,6 +242,17 @@ class Dense:
     def parameters(self):
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
+    def output_shape(self, input_shape):
+        if flat_size(input_shape) != self.in_features:
+            raise ValueError(f"{self!r} takes {self.in_features} features, but its input has shape "
+                             f"{tuple(input_shape)} ({flat_size(input_shape)} values)")
+        return (self.out_features,)
+
+    @classmethod
+    def from_config(cls, config):
+        # zeros: the saved weights replace them at once, so drawing random ones is wasted work
+        return cls(**dict(config, init="zeros"))
+
     def get_config(self):
         config = {"in_features": self.in_features, "out_features": self.out_features,
                   "init": self.init, "bias": self.bias is not None}
@@ -161,7 +266,7 @@ class Dense:
 
 
 # ------------------------------------------------------------------ Dropout
-class Dropout:
+class Dropout(Layer):
     """Inverted dropout (Srivastava et al., 2014), as torch.nn.Dropout.
 
     Training: each entry is zeroed with probability p, and the survivors are
@@ -177,10 +282,12 @@ class Dropout:
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout p (the share of units dropped) must be a number in [0, 1), got {p!r}")
         self.p = float(p)
-        self.rng = rng if rng is not None else random.Random(0)
+        self.rng = rng if rng is not None else _generator
         self.mask = None
+        self.ran = False
 
     def forward(self, x, training=False):
+        self.ran = True
         if not training or self.p == 0.0:
             self.mask = None
             return x
@@ -189,11 +296,10 @@ class Dropout:
         self.mask = Matrix._wrap([[scale if draw() >= p else 0.0 for _ in range(n_cols)] for _ in x.rows], n_cols)
         return x * self.mask
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
+        if not self.ran:
+            raise RuntimeError(f"{self!r}: backward called before forward")
         return grad if self.mask is None else grad * self.mask
-
-    def parameters(self):
-        return []
 
     def get_config(self):
         return {"p": self.p}
@@ -203,7 +309,7 @@ class Dropout:
 
 
 # ---------------------------------------------------------------- BatchNorm
-class BatchNorm:
+class BatchNorm(Layer):
     """Batch normalization of each feature (Ioffe & Szegedy, 2015), as torch.nn.BatchNorm1d.
 
     Training, with the statistics of the batch of n rows, column by column:
@@ -230,6 +336,7 @@ class BatchNorm:
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0.0:
             raise ValueError(f"BatchNorm eps must be a number > 0, got {eps!r}")
         self.momentum, self.eps = float(momentum), float(eps)
+        self.batch_statistics = True
         self.gamma = Parameter(Matrix.full(1, features, 1.0), "gamma")
         self.beta = Parameter(Matrix.zeros(1, features), "beta")
         self.running_mean = Matrix.zeros(1, features)
@@ -260,10 +367,8 @@ class BatchNorm:
         self.used_batch_statistics = training
         return self.x_hat * self.gamma.value + self.beta.value
 
-    def backward(self, grad):
-        if self.x_hat is None:
-            raise ValueError("BatchNorm.backward called before forward")
-        x_hat, inv_std = self.x_hat, self.inv_std
+    def backward(self, grad, input_grad=True):
+        x_hat, inv_std = self._saved(self.x_hat), self.inv_std
         self.gamma.grad = (grad * x_hat).sum(axis=0)
         self.beta.grad = grad.sum(axis=0)
         grad_x_hat = grad * self.gamma.value
@@ -276,6 +381,12 @@ class BatchNorm:
 
     def parameters(self):
         return [self.gamma, self.beta]
+
+    def output_shape(self, input_shape):
+        if flat_size(input_shape) != self.features:
+            raise ValueError(f"{self!r} normalizes {self.features} features, but its input has shape "
+                             f"{tuple(input_shape)}")
+        return tuple(input_shape)
 
     def buffers(self):
         """State that is saved with the model but not trained: the running statistics."""

@@ -17,7 +17,7 @@ import time
 
 from activations import ACTIVATIONS, get_activation
 from diagnostics import Diagnostics
-from layers import BatchNorm, Dense, Dropout
+from layers import BatchNorm, Dense, Dropout, Layer
 from matrix import Matrix
 from progress import Progress
 from training import (StopRequest, TrainingDiverged, check_monitor, clip_grad_norm, divergence_message,
@@ -31,6 +31,13 @@ FORMAT_VERSION = 1
 # nowhere else, so a model file can never make us run anything else.
 LAYER_TYPES = {"Dense": Dense, "Dropout": Dropout, "BatchNorm": BatchNorm}
 LAYER_TYPES.update({cls.__name__: cls for cls in ACTIVATIONS.values()})
+
+
+class _InputShape(Layer):
+    """A stand-in first layer that only declares the input shape (for summary(n_inputs))."""
+
+    def __init__(self, shape):
+        self.input_shape = shape
 
 
 class ModelFileError(ValueError):
@@ -51,10 +58,27 @@ class Network:
             raise ValueError("a Network needs at least one layer")
         self.layers = list(layers)
         for index, layer in enumerate(self.layers):
-            if not all(callable(getattr(layer, method, None)) for method in ("forward", "backward", "parameters")):
-                raise TypeError(f"layer {index} is {layer!r:.60}, not a layer (an object with forward, backward "
-                                "and parameters, such as Dense(4, 16) or ReLU())")
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {index} is {layer!r:.60}, not a layer (a subclass of layers.Layer, "
+                                "such as Dense(4, 16) or ReLU())")
         self.metadata = dict(metadata or {})
+        self.shapes = self._connect()
+
+    def _connect(self):
+        """Pass the per-sample shape from layer to layer (Layer.build), so each layer knows its
+        input geometry and a mismatch is found now; returns each layer's output shape (None
+        until a layer that knows its input, such as Dense, has been reached)."""
+        shapes, shape = [], None
+        for index, layer in enumerate(self.layers):
+            if shape is None and layer.input_shape is not None:
+                shape = tuple(layer.input_shape)
+            if shape is not None:
+                try:
+                    shape = layer.build(shape)
+                except ValueError as error:
+                    raise ValueError(f"layer {index}: {error}") from None
+            shapes.append(shape)
+        return shapes
 
     # ------------------------------------------------------------- the passes
     def forward(self, X, training=False, layers=None):
@@ -76,9 +100,7 @@ class Network:
         layers = self.layers if layers is None else layers
         for layer in reversed(layers[1:]):
             grad = layer.backward(grad)
-        if not input_grad and isinstance(layers[0], Dense):
-            return layers[0].backward(grad, input_grad=False)
-        return layers[0].backward(grad)
+        return layers[0].backward(grad, input_grad=input_grad)
 
     def parameters(self):
         """Every trainable Parameter, first layer first."""
@@ -89,7 +111,7 @@ class Network:
         slots = []
         for layer in self.layers:
             slots += [(p, "value") for p in layer.parameters()]
-            slots += [(layer, name) for name in _buffers(layer)]
+            slots += [(layer, name) for name in layer.buffers()]
         return slots
 
     def get_weights(self):
@@ -109,12 +131,15 @@ class Network:
                 raise ValueError(f"set_weights: a matrix of shape {value.shape} for a {name} of shape {current.shape}")
             values.append(value)
         for (owner, name), value in zip(slots, values):
-            setattr(owner, name, value)
+            if isinstance(owner, Layer):
+                owner.set_buffer(name, value)
+            else:
+                owner.value = value
 
     def _training_layers(self, loss):
         """The layers to train through: all but a final activation that `loss` fuses with."""
         last = self.layers[-1]
-        if loss.fuses_with is not None and getattr(last, "name", None) == loss.fuses_with:
+        if loss.fuses_with is not None and last.name == loss.fuses_with:
             return self.layers[:-1]
         return self.layers
 
@@ -122,7 +147,7 @@ class Network:
         """True when outputs are class scores: a softmax/sigmoid output or a classification loss."""
         if loss is not None and loss.fuses_with is not None:
             return True
-        return getattr(self.layers[-1], "name", None) in ("softmax", "sigmoid")
+        return self.layers[-1].name in ("softmax", "sigmoid")
 
     # ------------------------------------------------------------------- fit
     def fit(self, X, Y, loss, optimizer, epochs, batch_size=32, shuffle=True, validation_data=None,
@@ -156,7 +181,7 @@ class Network:
         for watcher in (scheduler, early_stopping):
             check_monitor(watcher, history)
         n = len(X)
-        batches = _batch_bounds(n, batch_size, any(isinstance(layer, BatchNorm) for layer in layers))
+        batches = _batch_bounds(n, batch_size, any(layer.batch_statistics for layer in layers))
         order = list(range(n))
         position = None
         if resume is not None:
@@ -171,7 +196,7 @@ class Network:
             progress = Progress(epochs, len(batches))
         show_bar = progress is not None and progress.bar
         params = self.parameters()
-        penalized = [layer for layer in layers if getattr(layer, "l1", 0.0) or getattr(layer, "l2", 0.0)]
+        penalized = layers  # Layer.penalty() is 0.0 unless a layer has L1 / L2 set
         isfinite, fsum, perf_counter = math.isfinite, math.fsum, time.perf_counter
 
         def save(path, next_position):
@@ -287,17 +312,18 @@ class Network:
 
     # --------------------------------------------------------------- summary
     def summary(self, n_inputs=None):
-        """A table of the layers, their output shapes and parameter counts."""
-        n_inputs = n_inputs or getattr(self.layers[0], "in_features", None)
-        width = n_inputs
-        lines = ["{:<28}{:<18}{:>10}".format("Layer", "Output shape", "Params"), "=" * 56]
+        """A table of the layers, their output shapes (None for the batch) and parameter counts."""
+        shapes = self.shapes
+        if n_inputs is not None and shapes[0] is None:
+            shapes = Network([_InputShape((n_inputs,))] + self.layers).shapes[1:]
+        lines = ["{:<36}{:<20}{:>10}".format("Layer", "Output shape", "Params"), "=" * 66]
         total = 0
-        for layer in self.layers:
-            width = getattr(layer, "out_features", width)
+        for layer, shape in zip(self.layers, shapes):
             count = sum(p.value.shape[0] * p.value.shape[1] for p in layer.parameters())
             total += count
-            lines.append("{:<28}{:<18}{:>10,}".format(repr(layer), f"(None, {width})", count))
-        lines += ["=" * 56, f"Total parameters: {total:,}"]
+            shown = "(None, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
+            lines.append("{:<36}{:<20}{:>10,}".format(repr(layer), shown, count))
+        lines += ["=" * 66, f"Total parameters: {total:,}"]
         return "\n".join(lines)
 
     # ------------------------------------------------------- save and load
@@ -309,7 +335,7 @@ class Network:
             params = layer.parameters()
             if params:
                 entry["parameters"] = {p.name: p.value.tolist() for p in params}
-            buffers = _buffers(layer)
+            buffers = layer.buffers()
             if buffers:
                 entry["buffers"] = {name: matrix.tolist() for name, matrix in buffers.items()}
             layers.append(entry)
@@ -346,9 +372,10 @@ class Network:
         if not isinstance(metadata, dict):
             raise ModelFileError(f"{source}: field 'metadata' must be an object")
         layers = [_layer_from_dict(entry, f"{source}: layers[{i}]") for i, entry in enumerate(entries)]
-        for i in range(1, len(layers)):
-            _check_layers_connect(layers, i, source)
-        return cls(layers, metadata)
+        try:
+            return cls(layers, metadata)
+        except ValueError as error:  # the layers' shapes do not connect
+            raise ModelFileError(f"{source}: {error}") from None
 
     # ---------------------------------------------------------------- config
     @classmethod
@@ -397,11 +424,6 @@ def _batch_bounds(n, batch_size, avoid_single_row=False):
     if avoid_single_row and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds
-
-
-def _buffers(layer):
-    """A layer's saved state that is not trained (BatchNorm's running statistics), by name."""
-    return layer.buffers() if hasattr(layer, "buffers") else {}
 
 
 def _check_fit_arguments(X, Y, epochs, batch_size):
@@ -494,7 +516,7 @@ def _layer_from_dict(entry, where):
         raise ModelFileError(f"{where}.parameters: must be an object")
     _check_declared_shape(kind, config, saved, where)
     try:
-        layer = LAYER_TYPES[kind](**config) if kind != "Dense" else Dense(**dict(config, init="zeros"))
+        layer = LAYER_TYPES[kind].from_config(config)
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{where}.config: {error}") from None
     for param in layer.parameters():
@@ -514,7 +536,7 @@ def _layer_from_dict(entry, where):
     if extra:
         raise ModelFileError(f"{where}.parameters: unexpected {', '.join(sorted(extra))}")
     saved_buffers = entry.get("buffers", {})
-    for name, current in _buffers(layer).items():
+    for name, current in layer.buffers().items():
         try:
             value = Matrix(saved_buffers[name])
         except (KeyError, TypeError):
@@ -524,20 +546,5 @@ def _layer_from_dict(entry, where):
         if value.shape != current.shape:
             raise ModelFileError(f"{where}.buffers.{name}: shape {value.shape} does not match the layer's "
                                  f"{current.shape}")
-        setattr(layer, name, value)
+        layer.set_buffer(name, value)
     return layer
-
-
-def _check_layers_connect(layers, i, source):
-    """Each Dense layer must take as many inputs as the previous Dense layer gives."""
-    layer = layers[i]
-    if not hasattr(layer, "in_features"):
-        return
-    for earlier in reversed(layers[:i]):
-        if hasattr(earlier, "out_features"):
-            if earlier.out_features != layer.in_features:
-                raise ModelFileError(
-                    f"{source}: layers[{i}] takes {layer.in_features} inputs but the layer before gives "
-                    f"{earlier.out_features}"
-                )
-            return

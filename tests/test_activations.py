@@ -39,8 +39,9 @@ class ForwardValuesTest(unittest.TestCase):
 
     def test_linear_is_the_identity(self):
         x = Matrix([[-3.0, 4.0]])
-        self.assertEqual(Linear().forward(x).rows, [[-3.0, 4.0]])
-        self.assertEqual(Linear().backward(x).rows, [[-3.0, 4.0]])
+        linear = Linear()
+        self.assertEqual(linear.forward(x).rows, [[-3.0, 4.0]])
+        self.assertEqual(linear.backward(x).rows, [[-3.0, 4.0]])
 
     def test_softmax_by_hand(self):
         # e^k / (e^1 + e^2 + e^3) for k = 1, 2, 3

@@ -8,7 +8,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from layers import INITIALIZERS, Dense, Parameter  # noqa: E402
+from layers import INITIALIZERS, Dense, Parameter, seed  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from tests.gradcheck import check_layer, random_matrix  # noqa: E402
 
@@ -63,8 +63,8 @@ class DenseForwardTest(unittest.TestCase):
         self.assertEqual(str(caught.exception),
                          "Dense(4 -> 16) expects inputs with 4 columns, got shape (32, 3)")
 
-    def test_backward_before_forward_is_an_error(self):
-        with self.assertRaisesRegex(ValueError, "before forward"):
+    def test_backward_before_forward_is_an_error_naming_the_layer(self):
+        with self.assertRaisesRegex(RuntimeError, r"^Dense\(2 -> 2\): backward called before forward$"):
             Dense(2, 2).backward(Matrix.zeros(1, 2))
 
     def test_bad_sizes_are_rejected(self):
@@ -169,7 +169,14 @@ class InitializerTest(unittest.TestCase):
     def test_same_seed_same_weights(self):
         self.assertEqual(self.weights("he", seed=5), self.weights("he", seed=5))
         self.assertNotEqual(self.weights("he", seed=5), self.weights("he", seed=6))
-        self.assertEqual(Dense(3, 2).weight.value.rows, Dense(3, 2).weight.value.rows)  # rng=None is seeded
+        # rng=None draws from one shared generator: two layers in a row differ, as in PyTorch,
+        # and seeding that generator repeats them
+        seed(11)
+        first, second = Dense(3, 2).weight.value.rows, Dense(3, 2).weight.value.rows
+        self.assertNotEqual(first, second)
+        seed(11)
+        self.assertEqual(Dense(3, 2).weight.value.rows, first)
+        self.assertEqual(Dense(3, 2).weight.value.rows, second)
 
     def test_registry_names(self):
         self.assertEqual(sorted(INITIALIZERS), ["he", "lecun", "xavier", "zeros"])

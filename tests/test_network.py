@@ -389,9 +389,13 @@ class SaveLoadTest(unittest.TestCase):
             Network.load(self.path)
 
     def test_layers_that_do_not_connect(self):
-        network = Network([Dense(4, 5), ReLU(), Dense(6, 3)])
-        with self.assertRaisesRegex(ModelFileError, r"layers\[2\] takes 6 inputs but the layer before gives 5"):
-            Network.from_dict(network.to_dict())
+        with self.assertRaisesRegex(ValueError, r"^layer 2: Dense\(6 -> 3\) takes 6 features, but its input "
+                                                r"has shape \(5,\)"):
+            Network([Dense(4, 5), ReLU(), Dense(6, 3)])
+        data = Network([Dense(4, 5), ReLU(), Dense(5, 3)]).to_dict()
+        data["layers"][2] = Network([Dense(6, 3)]).to_dict()["layers"][0]
+        with self.assertRaisesRegex(ModelFileError, r"layer 2: Dense\(6 -> 3\) takes 6 features"):
+            Network.from_dict(data)
 
     def test_saving_replaces_an_older_file(self):
         self.write("old contents")

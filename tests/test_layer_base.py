@@ -1,0 +1,66 @@
+"""Tests for the Layer base class: one interface for every layer and activation."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from activations import ACTIVATIONS  # noqa: E402
+from layers import BatchNorm, Dense, Dropout, Layer, flat_size  # noqa: E402
+from matrix import Matrix  # noqa: E402
+from network import LAYER_TYPES, Network  # noqa: E402
+
+
+def every_layer():
+    """One instance of every registered layer type."""
+    built = {"Dense": Dense(3, 3), "BatchNorm": BatchNorm(3), "Dropout": Dropout(0.5)}
+    for cls in LAYER_TYPES.values():
+        if cls.__name__ not in built:
+            built[cls.__name__] = cls()
+    return list(built.values())
+
+
+class LayerBaseTest(unittest.TestCase):
+    def test_every_registered_layer_and_activation_is_a_layer(self):
+        for cls in list(LAYER_TYPES.values()) + list(ACTIVATIONS.values()):
+            self.assertTrue(issubclass(cls, Layer), cls)
+
+    def test_backward_before_forward_names_the_layer(self):
+        for layer in every_layer():
+            with self.subTest(layer=repr(layer)):
+                with self.assertRaises(RuntimeError) as caught:
+                    layer.backward(Matrix.zeros(2, 3))
+                self.assertEqual(str(caught.exception), f"{layer!r}: backward called before forward")
+
+    def test_defaults(self):
+        layer = Layer()
+        self.assertEqual(layer.parameters(), [])
+        self.assertEqual(layer.buffers(), {})
+        self.assertEqual(layer.penalty(), 0.0)
+        self.assertEqual(layer.output_shape((3, 4, 5)), (3, 4, 5))
+        self.assertEqual(layer.get_config(), {})
+        with self.assertRaises(NotImplementedError):
+            layer.forward(Matrix.zeros(1, 1))
+
+    def test_from_config_rebuilds_the_layer(self):
+        for layer in every_layer():
+            with self.subTest(layer=repr(layer)):
+                rebuilt = type(layer).from_config(layer.get_config())
+                self.assertEqual(repr(rebuilt), repr(layer))
+
+    def test_network_passes_shapes_along(self):
+        network = Network([Dense(4, 6), ACTIVATIONS["relu"](), Dense(6, 2)])
+        self.assertEqual(network.shapes, [(6,), (6,), (2,)])
+        self.assertEqual(network.layers[2].input_shape, (6,))
+        self.assertEqual(flat_size((3, 8, 8)), 192)
+
+    def test_penalty_comes_from_the_layer(self):
+        layer = Dense(2, 1, init="zeros", l2=0.5)
+        layer.weight.value = Matrix([[1.0], [-2.0]])
+        self.assertEqual(layer.penalty(), 0.5 * 5.0)
+        self.assertEqual(ACTIVATIONS["relu"]().penalty(), 0.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
