@@ -16,13 +16,13 @@ import argparse
 import difflib
 import sys
 
-import explain
-import pipeline
-from charts import save_svg
-from config import load_config
-from progress import loss_text_chart, training_chart_svg
-from training import TrainingInterrupted, load_checkpoint
-from utils import DataError
+from app import explain
+from app import pipeline
+from app.charts import save_svg
+from app.config import load_config
+from app.progress import loss_text_chart, training_chart_svg
+from app.training import TrainingInterrupted, load_checkpoint
+from datasets import DataError
 
 
 class CommandLineError(Exception):

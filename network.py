@@ -16,11 +16,11 @@ import math
 import time
 
 from activations import ACTIVATIONS, get_activation
-from diagnostics import Diagnostics
+from app.diagnostics import Diagnostics
 from layers import BatchNorm, Dense, Dropout, Layer
 from matrix import Matrix
-from progress import Progress
-from training import (StopRequest, TrainingDiverged, check_monitor, clip_grad_norm, divergence_message,
+from app.progress import Progress
+from app.training import (StopRequest, TrainingDiverged, check_monitor, clip_grad_norm, divergence_message,
                       gradients_are_finite, interrupted, restore_training, save_checkpoint, training_state)
 from utils import make_rng, read_json, write_atomic
 

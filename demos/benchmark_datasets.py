@@ -30,9 +30,10 @@ import argparse  # noqa: E402  (after the path set-up, like every import of the 
 import math  # noqa: E402
 import time  # noqa: E402
 
-import pipeline  # noqa: E402
-from config import load_config  # noqa: E402
-from utils import make_rng, regression_scores  # noqa: E402
+from app import pipeline  # noqa: E402
+from app.config import load_config  # noqa: E402
+from metrics import regression_scores  # noqa: E402
+from utils import make_rng  # noqa: E402
 
 # data set -> (config file, the metric, the mean test score to reach)
 BENCHMARKS = {

@@ -28,9 +28,9 @@ sys.path.insert(0, ROOT)
 import argparse  # noqa: E402  (after the path set-up, like every import of the framework)
 import time  # noqa: E402
 
-import pipeline  # noqa: E402
-from charts import line_chart_svg, save_svg  # noqa: E402
-from config import validate_config  # noqa: E402
+from app import pipeline  # noqa: E402
+from app.charts import line_chart_svg, save_svg  # noqa: E402
+from app.config import validate_config  # noqa: E402
 from losses import get_loss  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import get_optimizer  # noqa: E402

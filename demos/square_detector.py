@@ -41,8 +41,10 @@ from losses import CrossEntropy  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import ModelFileError, Network  # noqa: E402
 from optimizers import Adam  # noqa: E402
-from utils import (check_writable, confusion_matrix, format_confusion_matrix, hilbert_flatten,  # noqa: E402
-                   hilbert_resample, hilbert_unflatten, make_rng, one_hot)
+from datasets import one_hot  # noqa: E402
+from demos.hilbert import hilbert_flatten, hilbert_resample, hilbert_unflatten  # noqa: E402
+from metrics import confusion_matrix, format_confusion_matrix  # noqa: E402
+from utils import check_writable, make_rng  # noqa: E402
 from demos.square_drawing import DisplayUnavailable, open_window  # noqa: E402  (tkinter only when drawing)
 from demos.square_shapes import (blur_image, center_image, generate_dataset,  # noqa: E402
                                  read_image_file, render, shift_image)

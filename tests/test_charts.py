@@ -12,7 +12,7 @@ from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import charts  # noqa: E402
+from app import charts  # noqa: E402
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -21,7 +21,7 @@ from matrix import Matrix  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import SGD, Adam  # noqa: E402
 from schedulers import LinearWarmup, StepLR  # noqa: E402
-from training import (Checkpoint, CheckpointError, EarlyStopping, StopRequest, TrainingDiverged,  # noqa: E402
+from app.training import (Checkpoint, CheckpointError, EarlyStopping, StopRequest, TrainingDiverged,  # noqa: E402
                       TrainingInterrupted, load_checkpoint)
 
 

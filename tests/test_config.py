@@ -9,8 +9,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import config  # noqa: E402
-from config import ConfigError, load_config, validate_config  # noqa: E402
+from app import config  # noqa: E402
+from app.config import ConfigError, load_config, validate_config  # noqa: E402
 
 DELETE = object()  # in BAD_CONFIGS: remove the key instead of setting it
 

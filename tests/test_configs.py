@@ -18,9 +18,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import main  # noqa: E402
-import pipeline  # noqa: E402
-from config import load_config, validate_config  # noqa: E402
-from utils import read_csv_rows  # noqa: E402
+from app import pipeline  # noqa: E402
+from app.config import load_config, validate_config  # noqa: E402
+from datasets import read_csv_rows  # noqa: E402
 
 # config name -> (task, target column, number of classes or None)
 CONFIGS = {

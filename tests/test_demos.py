@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import pipeline  # noqa: E402
+from app import pipeline  # noqa: E402
 from demos import benchmark_datasets, optimizer_comparison  # noqa: E402
 from losses import get_loss  # noqa: E402
 from network import Network  # noqa: E402

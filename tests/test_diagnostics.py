@@ -10,16 +10,16 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import explain  # noqa: E402
+from app import explain  # noqa: E402
 import main  # noqa: E402
 from activations import ReLU, Sigmoid  # noqa: E402
-from diagnostics import Diagnostics  # noqa: E402
+from app.diagnostics import Diagnostics  # noqa: E402
 from layers import Dense  # noqa: E402
 from losses import CrossEntropy  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import SGD  # noqa: E402
-from progress import Progress, loss_text_chart, training_chart_svg  # noqa: E402
+from app.progress import Progress, loss_text_chart, training_chart_svg  # noqa: E402
 
 
 def two_classes(rng, n_rows=32, n_features=4):

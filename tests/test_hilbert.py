@@ -2,8 +2,7 @@
 
 import unittest
 
-from utils import (hilbert_d2xy, hilbert_xy2d, hilbert_flatten, hilbert_unflatten,
-                   hilbert_resample)
+from demos.hilbert import hilbert_d2xy, hilbert_xy2d, hilbert_flatten, hilbert_unflatten, hilbert_resample
 
 
 # The order-2 curve written out by hand from the drawing in docs/hilbert.md:

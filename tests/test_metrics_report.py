@@ -11,12 +11,13 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import pipeline  # noqa: E402
+from app import pipeline  # noqa: E402
 from activations import Softmax  # noqa: E402
 from layers import Dense  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import Network  # noqa: E402
-from utils import Dataset, confusion_matrix, precision_recall_f1, regression_scores  # noqa: E402
+from datasets import Dataset  # noqa: E402
+from metrics import confusion_matrix, precision_recall_f1, regression_scores  # noqa: E402
 
 # Six rows, three classes. By hand, from the confusion matrix
 #            predicted 0  1  2

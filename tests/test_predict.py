@@ -24,11 +24,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import main  # noqa: E402
-import pipeline  # noqa: E402
-from config import load_config, validate_config  # noqa: E402
+from app import pipeline  # noqa: E402
+from app.config import load_config, validate_config  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import FORMAT_VERSION, Network  # noqa: E402
-from utils import make_rng, read_csv_rows  # noqa: E402
+from datasets import read_csv_rows  # noqa: E402
+from utils import make_rng  # noqa: E402
 
 
 def run_main(*argv):

@@ -20,7 +20,7 @@ from network import Network  # noqa: E402
 from optimizers import SGD  # noqa: E402
 from tests.gradcheck import (assert_close, check_layer, numerical_gradient, random_matrix,  # noqa: E402
                              trial_shapes, upstream_gradient)
-from training import clip_grad_norm, global_grad_norm  # noqa: E402
+from app.training import clip_grad_norm, global_grad_norm  # noqa: E402
 
 
 def weighted_sum(y, g):

@@ -33,8 +33,8 @@ from losses import MSE, CrossEntropy  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import ModelFileError, Network  # noqa: E402
 from optimizers import Adam  # noqa: E402
-from training import CheckpointError, load_checkpoint  # noqa: E402
-from utils import DataError, Normalizer, read_csv_rows  # noqa: E402
+from app.training import CheckpointError, load_checkpoint  # noqa: E402
+from datasets import DataError, Normalizer, read_csv_rows  # noqa: E402
 
 MAIN = os.path.join(ROOT, "main.py")
 PREVIOUS_MODEL = b'{"an older model": [1, 2, 3]}\n'

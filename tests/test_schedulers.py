@@ -16,7 +16,7 @@ from losses import MSE  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import SGD  # noqa: E402
-from progress import Progress  # noqa: E402
+from app.progress import Progress  # noqa: E402
 from schedulers import (CosineAnnealingLR, ExponentialLR, LinearWarmup, ReduceLROnPlateau,  # noqa: E402
                         StepLR, get_scheduler)
 

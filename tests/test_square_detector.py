@@ -15,7 +15,7 @@ import unittest
 from demos import square_detector as detector
 from demos.square_shapes import DrawingGrid, center_image, generate_dataset, read_image_file
 from network import Network
-from utils import hilbert_flatten
+from demos.hilbert import hilbert_flatten
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(REPO_ROOT, "demos", "square_detector.py")

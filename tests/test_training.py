@@ -12,12 +12,12 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import main  # noqa: E402
-import pipeline  # noqa: E402
-from config import validate_config  # noqa: E402
+from app import pipeline  # noqa: E402
+from app.config import validate_config  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import Adam  # noqa: E402
 from schedulers import LinearWarmup, ReduceLROnPlateau  # noqa: E402
-from training import EarlyStopping, load_checkpoint  # noqa: E402
+from app.training import EarlyStopping, load_checkpoint  # noqa: E402
 
 
 class ConfigWiringTest(unittest.TestCase):

@@ -15,11 +15,12 @@ from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import pipeline  # noqa: E402
+from app import pipeline  # noqa: E402
 from matrix import Matrix  # noqa: E402
-from utils import (DataError, Normalizer, accuracy, check_writable, confusion_matrix,  # noqa: E402
-                   delimiter_problem, load_csv, make_rng, one_hot, precision_recall_f1, read_csv_rows,
-                   regression_scores, sorted_class_names, train_test_split, write_atomic)
+from datasets import (DataError, Normalizer, delimiter_problem, load_csv, one_hot, read_csv_rows,
+    sorted_class_names, train_test_split)  # noqa: E402
+from metrics import accuracy, confusion_matrix, precision_recall_f1, regression_scores  # noqa: E402
+from utils import check_writable, make_rng, write_atomic  # noqa: E402
 
 
 class TempFolderTest(unittest.TestCase):

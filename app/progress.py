@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 
-from charts import line_chart_svg, text_chart
+from app.charts import line_chart_svg, text_chart
 
 
 def _clock(seconds):

@@ -16,16 +16,17 @@ import math
 import os
 
 from activations import sigmoid, softmax_rows
-from config import ConfigError, validate_config
+from app.config import ConfigError, validate_config
 from losses import get_loss
 from matrix import Matrix
 from network import ModelFileError, Network
 from optimizers import get_optimizer
 from schedulers import get_scheduler
-from training import Checkpoint, EarlyStopping
-from utils import (DataError, Dataset, Normalizer, accuracy, check_writable, confusion_matrix, delimiter_problem,
-                   format_confusion_matrix, header_hint, load_csv, make_rng, parse_number, precision_recall_f1,
-                   read_csv_rows, regression_scores, train_test_split)
+from app.training import Checkpoint, EarlyStopping
+from datasets import (DataError, Dataset, Normalizer, delimiter_problem, header_hint, load_csv, parse_number,
+    read_csv_rows, train_test_split)
+from metrics import accuracy, confusion_matrix, format_confusion_matrix, precision_recall_f1, regression_scores
+from utils import check_writable, make_rng
 
 
 def resolve_path(path, config_path=None):

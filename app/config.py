@@ -23,7 +23,7 @@ import activations
 import layers
 import losses
 import optimizers
-from utils import delimiter_problem
+from datasets import delimiter_problem
 
 # The valid names come from the registries, so a new activation, loss or
 # optimizer is accepted by the config as soon as it is registered.
