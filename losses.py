@@ -48,6 +48,21 @@ class Loss:
         if not hasattr(self, attribute):
             raise ValueError(f"{type(self).__name__}.backward called before forward")
 
+    def predicted_classes(self, output):
+        """The class each row of `output` (what this loss is given) predicts: the argmax of each
+        row, or for one output unit, output > 0.5 (a probability). The one place that decides."""
+        if output.shape[1] == 1:
+            return [1 if row[0] > 0.5 else 0 for row in output.rows]
+        return output.argmax(axis=1)
+
+    def count_correct(self, output, target):
+        """Rows whose predicted class is the target's (target: one-hot rows or a 0/1 column)."""
+        if target.shape[1] == 1:
+            truth = [1 if row[0] > 0.5 else 0 for row in target.rows]
+        else:
+            truth = target.argmax(axis=1)
+        return sum(p == t for p, t in zip(self.predicted_classes(output), truth))
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -120,6 +135,12 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
     fuses_with = "sigmoid"
+
+    def predicted_classes(self, logits):
+        """This loss is always given logits: sigma(z) > 0.5 exactly when z > 0."""
+        if logits.shape[1] == 1:
+            return [1 if row[0] > 0.0 else 0 for row in logits.rows]
+        return logits.argmax(axis=1)
 
     def forward(self, logits, target):
         target = _as_target_matrix(logits, target, "BinaryCrossEntropy")

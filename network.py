@@ -13,15 +13,11 @@ loss the logits instead: the loss fuses the two steps stably (see losses.py).
 
 import json
 import math
-import time
 
 from activations import ACTIVATIONS, get_activation
-from app.diagnostics import Diagnostics
+from callbacks import CallbackList, TrainingRun
 from layers import BatchNorm, Dense, Dropout, Layer
 from matrix import Matrix
-from app.progress import Progress
-from app.training import (StopRequest, TrainingDiverged, check_monitor, clip_grad_norm, divergence_message,
-                      gradients_are_finite, interrupted, restore_training, save_checkpoint, training_state)
 from utils import make_rng, read_json, write_atomic
 
 FORMAT_NAME = "pure-python-neural-network"
@@ -136,7 +132,7 @@ class Network:
             else:
                 owner.value = value
 
-    def _training_layers(self, loss):
+    def training_layers(self, loss):
         """The layers to train through: all but a final activation that `loss` fuses with."""
         last = self.layers[-1]
         if loss.fuses_with is not None and last.name == loss.fuses_with:
@@ -151,141 +147,47 @@ class Network:
 
     # ------------------------------------------------------------------- fit
     def fit(self, X, Y, loss, optimizer, epochs, batch_size=32, shuffle=True, validation_data=None,
-            rng=None, verbose=True, scheduler=None, clip_norm=None, early_stopping=None,
-            checkpoint=None, diagnostics=None, resume=None, progress=None):
+            rng=None, callbacks=()):
         """Train with mini-batch gradient descent; returns the history, a dict of per-epoch lists.
 
-        Each epoch shuffles the rows (with `rng`, a random.Random, for reproducibility),
-        and for each batch: forward, loss (plus the layers' L1/L2 penalties), backward,
-        step. history["loss"] is the mean training loss of each epoch, "accuracy" the
-        training accuracy (classifiers), "val_loss" and "val_accuracy" the same on
-        validation_data = (X_val, Y_val) when given, and "lr" the epoch's learning rate.
-
-        Optional, each off by default, and then costing nothing per batch:
-            scheduler       a learning-rate schedule (schedulers.py), stepped after every epoch
-            clip_norm       cap the global norm of the gradients at this number
-            early_stopping  a training.EarlyStopping
-            checkpoint      a training.Checkpoint: save every N epochs, and when Ctrl-C stops training
-            diagnostics     True or a diagnostics.Diagnostics: a per-layer report after each epoch
-            resume          a checkpoint (its path, or the dict load_checkpoint returns) to continue
-            progress        a progress.Progress; by default one on standard output when verbose
-        A NaN or infinite loss or gradient raises training.TrainingDiverged before the step.
-        Ctrl-C stops after the current batch, saves a checkpoint and raises TrainingInterrupted.
+        Each epoch shuffles the rows (with `rng`, a random.Random, for reproducibility), and
+        for each batch: forward, loss (plus the layers' L1/L2 penalties), backward, step.
+        history["loss"] is the mean training loss of each epoch, "accuracy" the training
+        accuracy (classifiers), "val_loss" and "val_accuracy" the same on validation_data =
+        (X_val, Y_val) when given, and "lr" the epoch's learning rate. Everything else
+        (progress, schedules, early stopping, checkpoints, Ctrl-C, the NaN guard, clipping,
+        diagnostics) is a callback (callbacks.py; the ready-made ones are in app/training.py).
         """
         _check_fit_arguments(X, Y, epochs, batch_size)
-        rng = rng if rng is not None else make_rng(0)
-        layers = self._training_layers(loss)
-        threshold = 0.0 if layers is not self.layers else 0.5  # logits when the loss fused the output
-        classifier = self.is_classifier(loss)
-        history = _empty_history(classifier, validation_data is not None)
-        for watcher in (scheduler, early_stopping):
-            check_monitor(watcher, history)
-        n = len(X)
-        batches = _batch_bounds(n, batch_size, any(layer.batch_statistics for layer in layers))
-        order = list(range(n))
-        position = None
-        if resume is not None:
-            history, position = restore_training(resume, self, history, n, optimizer, scheduler,
-                                                 early_stopping, rng)
-            order = position["order"]  # each epoch shuffles the order the last one left
-        if diagnostics is True:
-            diagnostics = Diagnostics()
-        if diagnostics:
-            diagnostics.watch(layers)
-        if progress is None and verbose:
-            progress = Progress(epochs, len(batches))
-        show_bar = progress is not None and progress.bar
-        params = self.parameters()
-        penalized = layers  # Layer.penalty() is 0.0 unless a layer has L1 / L2 set
-        isfinite, fsum, perf_counter = math.isfinite, math.fsum, time.perf_counter
-
-        def save(path, next_position):
-            save_checkpoint(path, training_state(self, optimizer, scheduler, early_stopping, rng, history,
-                                                 next_position, checkpoint))
-
-        first_epoch = position["epoch"] if position else 1
-        last_epoch, stopping = first_epoch - 1, False
-        with StopRequest() as ctrl_c:
-            for epoch in range(first_epoch, epochs + 1):
-                if position and position["batches_done"]:  # resuming in the middle of this epoch
-                    done, total_loss, correct = position["batches_done"], position["total_loss"], position["correct"]
-                else:
-                    done, total_loss, correct = 0, 0.0, 0
-                    if shuffle:
-                        rng.shuffle(order)
-                position = None
-                lr, started = optimizer.lr, perf_counter()
-                if progress:
-                    progress.start_epoch(epoch, done)
-                if diagnostics:
-                    diagnostics.start_epoch()
-                for batch_number, (start, stop) in enumerate(batches[done:], done + 1):
-                    batch = order[start:stop]
-                    X_batch, Y_batch = X.take(batch), Y.take(batch)
-                    output = self.forward(X_batch, training=True, layers=layers)
-                    batch_loss = loss.forward(output, Y_batch)
-                    if penalized:
-                        batch_loss += fsum(layer.penalty() for layer in penalized)
-                    self.backward(loss.backward(), layers=layers, input_grad=False)
-                    if not (isfinite(batch_loss) and gradients_are_finite(params)):
-                        raise TrainingDiverged(divergence_message(layers, epoch, batch_number, len(batches),
-                                                                  batch_loss, optimizer.lr, X_batch))
-                    if diagnostics:
-                        diagnostics.after_backward()
-                    if clip_norm:
-                        clip_grad_norm(params, clip_norm)
+        hooks = CallbackList(callbacks)
+        run = TrainingRun(self, X, Y, loss, optimizer, epochs, batch_size, shuffle, validation_data,
+                          rng if rng is not None else make_rng(0), hooks)
+        try:
+            hooks.on_train_begin(run)
+            for epoch in run.epoch_numbers():
+                batches = run.begin_epoch(epoch)
+                hooks.on_epoch_begin(run)
+                for number, bounds in batches:
+                    X_batch, Y_batch = run.take_batch(number, bounds)
+                    run.output = self.forward(X_batch, training=True, layers=run.layers)
+                    run.batch_loss = loss.forward(run.output, Y_batch) + self.penalty()
+                    self.backward(loss.backward(), layers=run.layers, input_grad=False)
+                    hooks.on_backward_end(run)
                     optimizer.step()
-                    if diagnostics:
-                        diagnostics.after_step()
-                    total_loss += batch_loss * len(batch)
-                    if classifier:
-                        correct += _count_correct(output, Y_batch, threshold)
-                    if show_bar:
-                        progress.batch_done(batch_number, stop, total_loss)
-                    if ctrl_c.requested:
-                        raise interrupted(save, checkpoint, epoch, batch_number, len(batches), {
-                            "epoch": epoch, "batches_done": batch_number, "order": list(order),
-                            "total_loss": total_loss, "correct": correct})
-
-                # ---- end of the epoch: record, validate, schedule, report, save
-                history["loss"].append(total_loss / n)
-                if classifier:
-                    history["accuracy"].append(correct / n)
-                if validation_data is not None:
-                    scores = self.evaluate(validation_data[0], validation_data[1], loss)
-                    # the penalty is part of the loss on both sides, so the two curves compare
-                    val_loss = scores["loss"] + (fsum(layer.penalty() for layer in penalized) if penalized else 0.0)
-                    if not isfinite(val_loss):
-                        raise TrainingDiverged(f"training diverged at epoch {epoch}: the validation loss became "
-                                               f"{val_loss}. Try a smaller learning rate (now {optimizer.lr:g}).")
-                    history["val_loss"].append(val_loss)
-                    if classifier:
-                        history["val_accuracy"].append(scores["accuracy"])
-                history["lr"].append(lr)
-                if scheduler is not None:
-                    scheduler.step(history[scheduler.monitor][-1] if scheduler.monitor else None)
-                if early_stopping is not None:
-                    stopping = early_stopping.update(epoch, history[early_stopping.monitor][-1], self)
-                last_epoch = epoch
-                if progress:
-                    progress.end_epoch(format_epoch(epoch, epochs, history, perf_counter() - started))
-                if diagnostics:
-                    for line in diagnostics.end_epoch(epoch):
-                        if progress:
-                            progress.message(line)
-                if stopping:
+                    run.count_batch()
+                    hooks.on_batch_end(run)
+                run.end_epoch()
+                hooks.on_epoch_end(run)
+                if run.stop:
                     break
-                next_epoch = {"epoch": epoch + 1, "batches_done": 0, "order": list(order), "total_loss": 0.0,
-                              "correct": 0}
-                if checkpoint is not None and checkpoint.due(epoch):
-                    save(checkpoint.path, next_epoch)
-                if ctrl_c.requested and epoch < epochs:
-                    raise interrupted(save, checkpoint, epoch, len(batches), len(batches), next_epoch)
-        if early_stopping is not None:
-            summary = early_stopping.finish(self, last_epoch)
-            if progress and summary:
-                progress.message(summary)
-        return history
+            hooks.on_train_end(run)
+        finally:
+            hooks.teardown(run)
+        return run.history
+
+    def penalty(self):
+        """The sum of the layers' L1 / L2 penalties (0.0 without any): part of the training loss."""
+        return math.fsum(layer.penalty() for layer in self.layers)
 
     # ------------------------------------------------------------- inference
     def predict(self, X):
@@ -301,13 +203,12 @@ class Network:
 
     def evaluate(self, X, Y, loss):
         """{"loss": L} on (X, Y), plus "accuracy" for classifiers, without training."""
-        layers = self._training_layers(loss)
+        layers = self.training_layers(loss)
         output = self.forward(X, training=False, layers=layers)
         Y = _targets_as_matrix(Y, output.shape)  # class indices become one-hot rows, as the losses take them
         scores = {"loss": loss.forward(output, Y)}
         if self.is_classifier(loss):
-            threshold = 0.0 if layers is not self.layers else 0.5
-            scores["accuracy"] = _count_correct(output, Y, threshold) / len(X)
+            scores["accuracy"] = loss.count_correct(output, Y) / len(X)
         return scores
 
     # --------------------------------------------------------------- summary
@@ -409,23 +310,6 @@ class Network:
 
 
 # ------------------------------------------------------------------ helpers
-def _empty_history(classifier, validation):
-    """The per-epoch lists fit fills: loss, accuracy (classifiers), their val_ twins, and lr."""
-    keys = ["loss"] + (["accuracy"] if classifier else [])
-    if validation:
-        keys += ["val_" + key for key in keys]
-    return {key: [] for key in keys + ["lr"]}
-
-
-def _batch_bounds(n, batch_size, avoid_single_row=False):
-    """(start, stop) of each batch of the shuffled order. With avoid_single_row, a last batch of
-    one row joins the batch before it: BatchNorm cannot take a variance of one row."""
-    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
-    if avoid_single_row and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
-        bounds[-2:] = [(bounds[-2][0], n)]
-    return bounds
-
-
 def _check_fit_arguments(X, Y, epochs, batch_size):
     if not isinstance(X, Matrix) or not isinstance(Y, Matrix):
         raise TypeError(f"fit needs X and Y as Matrix objects, got {type(X).__name__} and {type(Y).__name__} "
@@ -455,24 +339,6 @@ def _targets_as_matrix(Y, shape):
     if c == 1:
         return Matrix._wrap([[float(t)] for t in Y], 1)
     return Matrix._wrap([[1.0 if j == t else 0.0 for j in range(c)] for t in Y], c)
-
-
-def _count_correct(output, Y, threshold):
-    """Rows whose predicted class equals the target's: the argmax of each row, or for a
-    single output unit, output > threshold (0 for a logit, 0.5 for a probability)."""
-    if output.shape[1] == 1:
-        return sum((o[0] > threshold) == (y[0] > 0.5) for o, y in zip(output.rows, Y.rows))
-    return sum(o.index(max(o)) == y.index(max(y)) for o, y in zip(output.rows, Y.rows))
-
-
-def format_epoch(epoch, epochs, history, seconds):
-    """One progress line: 'epoch   3/150  loss 0.4213  accuracy 0.8833  val_loss ...  (0.02 s)'."""
-    parts = [f"epoch {epoch:>{len(str(epochs))}}/{epochs}"]
-    for key, values in history.items():
-        if values:  # a learning rate of 0.0001 would show as 0.0000 with 4 decimals
-            value = values[-1]
-            parts.append(f"{key} {value:.4g}" if key == "lr" or abs(value) >= 1e6 else f"{key} {value:.4f}")
-    return "  ".join(parts) + f"  ({seconds:.2f} s)"
 
 
 # The parameter whose shape a layer's config declares, and that shape.

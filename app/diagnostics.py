@@ -1,7 +1,7 @@
 """Seeing inside training: per layer and per epoch, is the gradient getting through?
 
     diagnostics = Diagnostics()
-    network.fit(X, Y, loss, optimizer, epochs=20, diagnostics=diagnostics)   # or main.py --diagnose
+    network.fit(X, Y, loss, optimizer, epochs=20, callbacks=[diagnostics])   # or main.py --diagnose
     diagnostics.records[-1]      # the last epoch's numbers, one dict per layer
 
 For each layer with weights W (a Dense), averaged over the batches of an epoch:
@@ -28,6 +28,8 @@ A warning, with what to try, is printed the first time a problem shows.
 import math
 from operator import or_
 
+from callbacks import Callback
+
 # Thresholds of the warnings.
 VANISHING_RATIO = 1e-3  # first layer's grad norm / last layer's grad norm below this: vanishing
 EXPLODING_NORM = 1e3    # a grad norm above this: exploding
@@ -46,10 +48,10 @@ def _norm(rows):
 class _Block:
     """A layer with weights and the activation that follows it (if any): one row of the report."""
 
-    def __init__(self, number, dense, activation):
-        self.number, self.dense, self.activation = number, dense, activation
-        self.kind = getattr(activation, "name", None)
-        self.label = repr(dense) + (f" + {self.kind}" if self.kind else "")
+    def __init__(self, number, layer, weight, activation):
+        self.number, self.weight, self.activation = number, weight, activation
+        self.kind = activation.name if activation is not None else None
+        self.label = repr(layer) + (f" + {self.kind}" if self.kind else "")
         self.reset()
 
     def reset(self):
@@ -58,7 +60,12 @@ class _Block:
         self.saturated = self.seen = 0  # sigmoid/tanh: counts of outputs
 
 
-class Diagnostics:
+def _weight(layer):
+    """The layer's Parameter named "weight" (Dense, Conv2D, ...), or None for a layer without one."""
+    return next((p for p in layer.parameters() if p.name == "weight"), None)
+
+
+class Diagnostics(Callback):
     """Collects the numbers above while Network.fit trains, and reports them after each epoch.
 
     Network.fit calls watch(layers) once, then per epoch start_epoch(), after_backward() and
@@ -74,16 +81,34 @@ class Diagnostics:
         """Find the layers with weights, and the activation that follows each."""
         self.blocks = []
         for index, layer in enumerate(layers):
-            if not hasattr(layer, "weight"):
+            weight = _weight(layer)
+            if weight is None:
                 continue
             activation = None
             for later in layers[index + 1:]:
-                if hasattr(later, "weight"):
+                if _weight(later) is not None:
                     break
-                if getattr(later, "name", None) in ("relu", "sigmoid", "tanh"):
+                if later.name in ("relu", "sigmoid", "tanh"):
                     activation = later
                     break
-            self.blocks.append(_Block(len(self.blocks) + 1, layer, activation))
+            self.blocks.append(_Block(len(self.blocks) + 1, layer, weight, activation))
+
+    # the hooks of fit (callbacks.py)
+    def on_train_begin(self, run):
+        self.watch(run.layers)
+
+    def on_epoch_begin(self, run):
+        self.start_epoch()
+
+    def on_backward_end(self, run):
+        self.after_backward()
+
+    def on_batch_end(self, run):
+        self.after_step()
+
+    def on_epoch_end(self, run):
+        for line in self.end_epoch(run.epoch):
+            run.say(line)
 
     def start_epoch(self):
         for block in self.blocks:
@@ -92,9 +117,9 @@ class Diagnostics:
     def after_backward(self):
         """The gradients are in; the step has not happened: measure, and remember the weights."""
         for block in self.blocks:
-            block.grad_norms.append(_norm(block.dense.weight.grad.rows))
-            block.before = [row[:] for row in block.dense.weight.value.rows]
-            output = getattr(block.activation, "output", None)
+            block.grad_norms.append(_norm(block.weight.grad.rows))
+            block.before = [row[:] for row in block.weight.value.rows]
+            output = block.activation.output if block.activation is not None else None
             if output is None:
                 continue
             if block.kind == "relu":
@@ -108,7 +133,7 @@ class Diagnostics:
 
     def after_step(self):
         for block in self.blocks:
-            after = block.dense.weight.value.rows
+            after = block.weight.value.rows
             change = math.sqrt(math.fsum((a - b) ** 2 for row_a, row_b in zip(after, block.before)
                                          for a, b in zip(row_a, row_b)))
             size = _norm(block.before)

@@ -22,7 +22,9 @@ from matrix import Matrix
 from network import ModelFileError, Network
 from optimizers import get_optimizer
 from schedulers import get_scheduler
-from app.training import Checkpoint, EarlyStopping
+from app.diagnostics import Diagnostics
+from app.progress import Progress
+from app.training import Checkpoint, EarlyStopping, standard_callbacks
 from datasets import (DataError, Dataset, Normalizer, delimiter_problem, header_hint, load_csv, parse_number,
     read_csv_rows, train_test_split)
 from metrics import accuracy, confusion_matrix, format_confusion_matrix, precision_recall_f1, regression_scores
@@ -116,8 +118,8 @@ def build_model(config, data, rng):
 
 
 def training_helpers(config, optimizer, config_path=None):
-    """What the config's training section adds to plain fit: the keyword arguments
-    scheduler, clip_norm, early_stopping and checkpoint of Network.fit."""
+    """What the config's training section adds to plain fit: the schedule, clip_norm,
+    early stopping and checkpoint, as keyword arguments of training.standard_callbacks."""
     training = config["training"]
     stopping = training.get("early_stopping")
     checkpoint = None
@@ -149,11 +151,14 @@ def train(config, config_path=None, verbose=True, seed=None, diagnose=False, res
         validation = (data.inputs(data.validation), data.targets(data.validation))
     training = config["training"]
     network.metadata = model_metadata(config, data)  # before fit, so that checkpoints carry the config
+    if progress is None and verbose:
+        progress = Progress()
+    callbacks = standard_callbacks(resume=resume, progress=progress, diagnostics=Diagnostics() if diagnose else None,
+                                   **training_helpers(config, optimizer, config_path))
     history = network.fit(data.inputs(data.train), data.targets(data.train), loss, optimizer,
                           epochs=training["epochs"], batch_size=training["batch_size"],
                           shuffle=training.get("shuffle", True), validation_data=validation, rng=rng,
-                          verbose=verbose, diagnostics=diagnose, resume=resume, progress=progress,
-                          **training_helpers(config, optimizer, config_path))
+                          callbacks=callbacks)
     scores = evaluate(network, data.inputs(data.test), data.test)
     return network, history, scores
 

@@ -18,6 +18,7 @@ import sys
 import time
 
 from app.charts import line_chart_svg, text_chart
+from callbacks import Callback
 
 
 def _clock(seconds):
@@ -28,17 +29,28 @@ def _clock(seconds):
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-class Progress:
-    """Prints the progress of fit to `stream` (standard output by default).
+def format_epoch(epoch, epochs, history, seconds):
+    """One progress line: 'epoch   3/150  loss 0.4213  accuracy 0.8833  val_loss ...  (0.02 s)'."""
+    parts = [f"epoch {epoch:>{len(str(epochs))}}/{epochs}"]
+    for key, values in history.items():
+        if values:  # a learning rate of 0.0001 would show as 0.0000 with 4 decimals
+            value = values[-1]
+            parts.append(f"{key} {value:.4g}" if key == "lr" or abs(value) >= 1e6 else f"{key} {value:.4f}")
+    return "  ".join(parts) + f"  ({seconds:.2f} s)"
+
+
+class Progress(Callback):
+    """A callback that prints the progress of fit to `stream` (standard output by default).
 
     bar=None decides from the stream: a bar when it is a terminal, plain epoch
-    lines when it is not. Network.fit calls start_epoch, batch_done (only when
-    `bar` is true, so plain lines cost nothing per batch), end_epoch and message.
+    lines when it is not. epochs and n_batches default to the run's. Its hooks call
+    start_epoch, batch_done (only when `bar` is true, so plain lines cost nothing per
+    batch), end_epoch, and message for the lines other callbacks say.
     """
 
     redraw_every = 0.1  # seconds between two redraws of the bar: drawing is slower than a small batch
 
-    def __init__(self, epochs, n_batches, stream=None, bar=None, width=None):
+    def __init__(self, epochs=None, n_batches=None, stream=None, bar=None, width=None):
         self.stream = stream if stream is not None else sys.stdout
         if bar is None:
             isatty = getattr(self.stream, "isatty", None)
@@ -46,6 +58,24 @@ class Progress:
         self.bar, self.epochs, self.n_batches = bar, epochs, n_batches
         self.width = width or shutil.get_terminal_size((80, 24)).columns
         self.epoch, self.started, self.last_drawn, self.drawn = 0, 0.0, 0.0, False
+
+    # the hooks of fit (callbacks.py)
+    def on_train_begin(self, run):
+        self.epochs = self.epochs or run.epochs
+        self.n_batches = self.n_batches or len(run.batches)
+
+    def on_epoch_begin(self, run):
+        self.start_epoch(run.epoch, run.first_batch)
+
+    def on_batch_end(self, run):
+        if self.bar:
+            self.batch_done(run.batch, run.rows_done, run.total_loss)
+
+    def on_epoch_end(self, run):
+        self.end_epoch(format_epoch(run.epoch, run.epochs, run.history, time.perf_counter() - run.epoch_started))
+
+    def on_message(self, run, text):
+        self.message(text)
 
     def start_epoch(self, epoch, batches_done=0):
         self.epoch, self.first_batch = epoch, batches_done

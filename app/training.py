@@ -1,19 +1,20 @@
-"""Training safely: early stopping, checkpoints, Ctrl-C, the NaN guard and gradient clipping.
+"""The callbacks of a real training run: the NaN guard, gradient clipping, the learning-rate
+schedule, early stopping, checkpoints with Ctrl-C, and resume.
 
-Network.fit runs the batches (forward, loss, backward, step); the helpers here
-look after what happens around them:
+Network.fit runs the batches (forward, loss, backward, step) and calls its callbacks
+(callbacks.py) around them; the ones here look after everything else:
 
-    EarlyStopping      stop when a validation metric stops improving, keep the best weights
-    Checkpoint         where and how often fit saves everything needed to continue
-    save_checkpoint, load_checkpoint   that file, as JSON written atomically
-    training_state, restore_training   what goes into it, and putting it back
-    StopRequest        Ctrl-C asks training to stop after the current batch
-    clip_grad_norm     scale all gradients down when their global norm is too large
-    TrainingDiverged   raised when the loss or a gradient becomes NaN or infinite
+    NonFiniteGuard        raise TrainingDiverged when the loss or a gradient becomes NaN or infinite
+    GradientClipping      scale all gradients down when their global norm is too large
+    LearningRateSchedule  step a schedule (schedulers.py) after every epoch
+    EarlyStopping         stop when a validation metric stops improving, keep the best weights
+    Checkpoints           save every N epochs, and when Ctrl-C stops training (StopRequest)
+    Resume                continue exactly where a checkpoint stopped (bit for bit)
+    standard_callbacks    the list the config's training section asks for, in the right order
 
-network.py imports this module, never the other way round: a network, optimizer
-and schedule are used here only through their methods (get_weights, to_dict,
-state_dict, ...).
+The progress bar (app/progress.py) and the diagnostics (app/diagnostics.py) are callbacks too.
+This module imports the framework, never the other way round: the network, optimizer and
+schedule are used only through their methods (get_weights, to_dict, state_dict, ...).
 """
 
 import json
@@ -22,8 +23,9 @@ import random
 import signal
 import threading
 
+from callbacks import Callback
 from matrix import Matrix
-from utils import read_json, write_atomic
+from utils import InputError, read_json, write_atomic
 
 CHECKPOINT_FORMAT = "pure-python-neural-network-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -41,12 +43,12 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.checkpoint_path = checkpoint_path
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A checkpoint file that cannot be used; the message names the file and the field."""
 
 
 # ----------------------------------------------------------- early stopping
-class EarlyStopping:
+class EarlyStopping(Callback):
     """Stop training when `monitor` has not improved for `patience` epochs (as Keras's EarlyStopping).
 
     An epoch improves when its value beats the best so far by more than min_delta:
@@ -108,6 +110,18 @@ class EarlyStopping:
             return f"{text}; kept the weights of epoch {self.best_epoch}, the best ({best})"
         return f"{text}; kept the weights of the last epoch, {last_epoch} (restore_best is off; " \
                f"the best was epoch {self.best_epoch}, {best})"
+
+    def on_train_begin(self, run):
+        check_monitor(self, run.history)
+
+    def on_epoch_end(self, run):
+        if self.update(run.epoch, run.history[self.monitor][-1], run.network):
+            run.stop = True
+
+    def on_train_end(self, run):
+        summary = self.finish(run.network, run.last_epoch)
+        if summary:
+            run.say(summary)
 
     def state_dict(self):
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
@@ -469,3 +483,138 @@ def divergence_message(layers, epoch, batch, n_batches, batch_loss, lr, X_batch=
     return (f"training diverged at epoch {epoch}, batch {batch} of {n_batches}: {what}{culprit}. "
             f"Try a smaller learning rate (now {lr:g}; e.g. {lr / 10:g}), or training.clip_norm to cap "
             "the gradients. Nothing was saved: model and checkpoint files from before are untouched.")
+
+
+# ---------------------------------------------------------------- callbacks
+class NonFiniteGuard(Callback):
+    """Stop at once, with TrainingDiverged saying where, when the loss or a gradient becomes NaN
+    or infinite: before the optimizer's step, so the weights and the files saved stay sane."""
+
+    def on_train_begin(self, run):
+        self.params = run.network.parameters()
+
+    def on_backward_end(self, run):
+        if not (math.isfinite(run.batch_loss) and gradients_are_finite(self.params)):
+            raise TrainingDiverged(divergence_message(run.layers, run.epoch, run.batch, len(run.batches),
+                                                      run.batch_loss, run.optimizer.lr, run.X_batch))
+
+    def on_epoch_end(self, run):
+        val_loss = run.history.get("val_loss", [0.0])[-1:] or [0.0]
+        if not math.isfinite(val_loss[0]):
+            raise TrainingDiverged(f"training diverged at epoch {run.epoch}: the validation loss became "
+                                   f"{val_loss[0]}. Try a smaller learning rate (now {run.optimizer.lr:g}).")
+
+
+class GradientClipping(Callback):
+    """Cap the global norm of the gradients at max_norm before every step (clip_grad_norm)."""
+
+    def __init__(self, max_norm):
+        self.max_norm = max_norm
+
+    def on_train_begin(self, run):
+        self.params = run.network.parameters()
+
+    def on_backward_end(self, run):
+        clip_grad_norm(self.params, self.max_norm)
+
+
+class LearningRateSchedule(Callback):
+    """Step a learning-rate schedule (schedulers.py) after every epoch, with the metric it
+    watches when it has one (ReduceLROnPlateau)."""
+
+    def __init__(self, scheduler):
+        self.scheduler = scheduler
+
+    def on_train_begin(self, run):
+        check_monitor(self.scheduler, run.history)
+
+    def on_epoch_end(self, run):
+        monitor = self.scheduler.monitor
+        self.scheduler.step(run.history[monitor][-1] if monitor else None)
+
+
+def _find(run, kind):
+    """The callback of this kind in the run, or None (a checkpoint saves its state)."""
+    for callback in run.callbacks.callbacks:
+        if isinstance(callback, kind):
+            return callback
+    return None
+
+
+def _schedule_and_stopping(run):
+    schedule = _find(run, LearningRateSchedule)
+    return (schedule.scheduler if schedule else None), _find(run, EarlyStopping)
+
+
+class Checkpoints(Callback):
+    """Save everything needed to continue: every `checkpoint.every` epochs, and when Ctrl-C stops
+    training (after the current batch, with consistent weights). Without a path, Ctrl-C still
+    stops training cleanly, and the message says nothing was saved."""
+
+    def __init__(self, checkpoint=None):
+        self.checkpoint = checkpoint
+        self.ctrl_c = None
+
+    def on_train_begin(self, run):
+        self.ctrl_c = StopRequest().__enter__()
+
+    def save(self, run, path, position):
+        scheduler, early_stopping = _schedule_and_stopping(run)
+        save_checkpoint(path, training_state(run.network, run.optimizer, scheduler, early_stopping, run.rng,
+                                             run.history, position, self.checkpoint))
+
+    def stop(self, run, batch):
+        raise interrupted(lambda path, position: self.save(run, path, position), self.checkpoint, run.epoch,
+                          batch, len(run.batches), run.position(batch))
+
+    def on_batch_end(self, run):
+        if self.ctrl_c.requested:
+            self.stop(run, run.batch)
+
+    def on_epoch_end(self, run):
+        if run.stop:
+            return
+        if self.checkpoint is not None and self.checkpoint.due(run.epoch):
+            self.save(run, self.checkpoint.path, run.position())
+        if self.ctrl_c.requested and run.epoch < run.epochs:
+            self.stop(run, len(run.batches))
+
+    def teardown(self, run):
+        if self.ctrl_c is not None:
+            self.ctrl_c.__exit__(None, None, None)
+            self.ctrl_c = None
+
+
+class Resume(Callback):
+    """Continue from a checkpoint (its path, or the dict load_checkpoint returns): the weights,
+    optimizer, schedule, early stopping, random generators, history and the position inside
+    the epoch are all put back, so the rest of the run is bit-identical to an uninterrupted one."""
+
+    def __init__(self, checkpoint):
+        self.checkpoint = checkpoint
+
+    def on_train_begin(self, run):
+        scheduler, early_stopping = _schedule_and_stopping(run)
+        history, position = restore_training(self.checkpoint, run.network, run.history, len(run.X),
+                                             run.optimizer, scheduler, early_stopping, run.rng)
+        run.history, run.start = history, position
+        run.order = position["order"]  # each epoch shuffles the order the last one left
+        run.last_epoch = position["epoch"] - 1
+
+
+def standard_callbacks(scheduler=None, clip_norm=None, early_stopping=None, checkpoint=None, resume=None,
+                       progress=None, diagnostics=None):
+    """The callbacks a config's training section describes, in the order their hooks must run:
+    the guard sees a NaN before anything uses it; the schedule steps before early stopping looks;
+    the epoch line prints before the diagnostics under it; diagnostics see the gradients before
+    clipping changes them; checkpoints and Ctrl-C come last, once everything else is done."""
+    callbacks = [NonFiniteGuard()]
+    if resume is not None:
+        callbacks.append(Resume(resume))
+    if scheduler is not None:
+        callbacks.append(LearningRateSchedule(scheduler))
+    callbacks += [c for c in (early_stopping, progress, diagnostics) if c is not None]
+    if clip_norm:
+        callbacks.append(GradientClipping(clip_norm))
+    callbacks.append(Checkpoints(checkpoint))
+    return callbacks

@@ -90,7 +90,7 @@ def compare(epochs, seed):
         # the test rows as validation data: fit then scores them after every epoch
         history = network.fit(X_train, Y_train, loss, optimizer, epochs=epochs,
                               batch_size=config["training"]["batch_size"], validation_data=(X_test, Y_test),
-                              rng=make_rng(seed), verbose=False)
+                              rng=make_rng(seed))
         seconds = time.perf_counter() - started
         test_accuracy = history["val_accuracy"]
         results.append({"label": label, "settings": settings, "network": network, "loss": history["loss"],

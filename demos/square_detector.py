@@ -35,7 +35,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from activations import LeakyReLU, Softmax  # noqa: E402  (needs the repo root on sys.path)
+from activations import LeakyReLU, Softmax  # noqa: E402
+from app.progress import Progress  # noqa: E402  (needs the repo root on sys.path)
 from layers import Dense  # noqa: E402
 from losses import CrossEntropy  # noqa: E402
 from matrix import Matrix  # noqa: E402
@@ -229,7 +230,7 @@ def train_network(network, images, labels, epochs, batch_size, lr, seed, validat
     started, cpu_started = time.perf_counter(), time.process_time()
     history = network.fit(X, Y, CrossEntropy(), optimizer, epochs=epochs, batch_size=batch_size,
                           shuffle=True, validation_data=validation_data, rng=data_rng(seed, "shuffle"),
-                          verbose=verbose)
+                          callbacks=[Progress()] if verbose else [])
     return history, time.perf_counter() - started, time.process_time() - cpu_started
 
 

@@ -21,8 +21,9 @@ from matrix import Matrix  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import SGD, Adam  # noqa: E402
 from schedulers import LinearWarmup, StepLR  # noqa: E402
-from app.training import (Checkpoint, CheckpointError, EarlyStopping, StopRequest, TrainingDiverged,  # noqa: E402
-                      TrainingInterrupted, load_checkpoint)
+from app.progress import Progress  # noqa: E402
+from app.training import (Checkpoint, CheckpointError, EarlyStopping, NonFiniteGuard, StopRequest,  # noqa: E402
+                          TrainingDiverged, TrainingInterrupted, load_checkpoint, standard_callbacks)
 
 
 def classification_data(rng, n_rows):
@@ -49,13 +50,13 @@ class Run:
         self.early_stopping = EarlyStopping(monitor="val_loss", patience=50)
 
     def fit(self, epochs=5, **options):
-        options.setdefault("verbose", False)
+        callbacks = standard_callbacks(scheduler=self.scheduler, early_stopping=self.early_stopping, clip_norm=1.0,
+                                       **options)
         return self.network.fit(self.X, self.Y, CrossEntropy(), self.optimizer, epochs, batch_size=7,
-                                validation_data=self.validation, rng=self.rng, scheduler=self.scheduler,
-                                early_stopping=self.early_stopping, clip_norm=1.0, **options)
+                                validation_data=self.validation, rng=self.rng, callbacks=callbacks)
 
 
-class _Progress:
+class _Progress(Progress):
     """A progress report that runs `action(epoch, batch)` after each batch (bar=True) and
     `at_epoch_end(epoch)` after each epoch."""
 
@@ -63,6 +64,7 @@ class _Progress:
 
     def __init__(self, action=None, at_epoch_end=None):
         self.action, self.at_epoch_end, self.epoch = action, at_epoch_end, 0
+        self.epochs = self.n_batches = None
 
     def start_epoch(self, epoch, batches_done=0):
         self.epoch = epoch
@@ -183,7 +185,7 @@ class EarlyStoppingTest(unittest.TestCase):
         progress = _Progress(at_epoch_end=lambda epoch: weights_after.update({epoch: network.get_weights()}))
         progress.bar = False
         history = network.fit(X, Y, CrossEntropy(), Adam(network.parameters(), lr=0.05), 40, batch_size=4,
-                              validation_data=validation, rng=rng, early_stopping=stopper, progress=progress)
+                              validation_data=validation, rng=rng, callbacks=[stopper, progress])
         return network, stopper, history, weights_after
 
     def test_stops_after_patience_epochs_and_restores_the_best_weights(self):
@@ -231,7 +233,7 @@ class DivergenceTest(unittest.TestCase):
         network, X, Y, rng = self.regression()
         with self.assertRaises(TrainingDiverged) as caught:
             network.fit(X, Y, MSE(), SGD(network.parameters(), lr=1e6), epochs=5, batch_size=4, rng=rng,
-                        verbose=False)
+                        callbacks=[NonFiniteGuard()])
         message = str(caught.exception)
         self.assertRegex(message, r"epoch 1, batch \d+ of 6")
         self.assertRegex(message, r"first layer affected is layer \d")
@@ -250,7 +252,7 @@ class DivergenceTest(unittest.TestCase):
         before = network.get_weights()
         with self.assertRaises(TrainingDiverged) as caught:
             network.fit(X, Y, MSE(), SGD(network.parameters(), lr=0.01), epochs=1, batch_size=4, rng=rng,
-                        verbose=False)
+                        callbacks=[NonFiniteGuard()])
         message = str(caught.exception)
         self.assertIn("epoch 1, batch 1 of 6: a gradient became NaN or infinite", message)
         self.assertIn("layer 1, Dense(3 -> 8): its weight gradient includes nan", message)
@@ -327,7 +329,7 @@ class CommandLineResumeTest(unittest.TestCase):
                 uninterrupted = json.load(f)["layers"]
             os.remove(model_path)
             errors = io.StringIO()
-            with mock.patch("network.StopRequest", _StopAfterChecks), contextlib.redirect_stderr(errors), \
+            with mock.patch("app.training.StopRequest", _StopAfterChecks), contextlib.redirect_stderr(errors), \
                     contextlib.redirect_stdout(io.StringIO()):
                 self.assertEqual(main.main(["--config", config_path, "--quiet"]), 130)
             self.assertIn(f"continue with: python main.py --resume {checkpoint_path}", errors.getvalue())

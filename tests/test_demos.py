@@ -80,7 +80,7 @@ class OptimizerComparisonTest(unittest.TestCase):
             options = dict(settings)
             optimizer = get_optimizer(options.pop("name"), network.parameters(), **options)
             network.fit(data.inputs(data.train), data.targets(data.train), get_loss("cross_entropy"), optimizer,
-                        epochs=2, batch_size=16, rng=make_rng(0), verbose=False)
+                        epochs=2, batch_size=16, rng=make_rng(0))
             with self.subTest(optimizer=label):
                 self.assertEqual(results[index]["label"], label)
                 self.assertEqual([p.value.tolist() for p in results[index]["network"].parameters()],

@@ -46,7 +46,7 @@ class DiagnosticsTest(unittest.TestCase):
         diagnostics = Diagnostics()
         out = io.StringIO()
         network.fit(X, Y, CrossEntropy(), SGD(network.parameters(), lr=lr), epochs=epochs, batch_size=8,
-                    rng=random.Random(1), diagnostics=diagnostics, progress=Progress(epochs, 4, stream=out))
+                    rng=random.Random(1), callbacks=[Progress(epochs, 4, stream=out), diagnostics])
         return diagnostics.records[-1], out.getvalue()
 
     def test_deep_sigmoid_gradients_vanish_in_the_early_layers_and_relu_ones_do_not(self):
@@ -105,9 +105,9 @@ class ProgressTest(unittest.TestCase):
         rng = random.Random(6)
         X, Y = two_classes(rng, n_rows=20)
         network = Network([Dense(4, 2, rng=rng)])
-        progress = Progress(epochs, 3, stream=stream) if stream is not None else None
+        progress = Progress(epochs, 3, stream=stream) if stream is not None else Progress()
         network.fit(X, Y, CrossEntropy(), SGD(network.parameters(), lr=0.1), epochs=epochs, batch_size=8,
-                    rng=rng, verbose=verbose, progress=progress)
+                    rng=rng, callbacks=[progress] if verbose else [])
 
     def test_no_bar_when_the_output_is_not_a_terminal(self):
         out = io.StringIO()

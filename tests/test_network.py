@@ -16,6 +16,7 @@ from activations import ReLU, Sigmoid, Softmax, Tanh  # noqa: E402
 from layers import Dense  # noqa: E402
 from losses import MSE, BinaryCrossEntropy, CrossEntropy  # noqa: E402
 from matrix import Matrix  # noqa: E402
+from app.progress import Progress  # noqa: E402
 from network import FORMAT_VERSION, ModelFileError, Network  # noqa: E402
 from optimizers import SGD, Adam  # noqa: E402
 from tests.gradcheck import assert_close, numerical_gradient, random_matrix  # noqa: E402
@@ -45,7 +46,7 @@ class BackpropagationTest(unittest.TestCase):
     """The gradient of the loss in every parameter, through the whole network, by finite differences."""
 
     def check_network(self, network, X, Y, loss, h):
-        layers = network._training_layers(loss)
+        layers = network.training_layers(loss)
         loss.forward(network.forward(X, training=True, layers=layers), Y)
         network.backward(loss.backward(), layers=layers)
         analytic = [(p, p.grad.copy()) for p in network.parameters()]
@@ -66,7 +67,7 @@ class BackpropagationTest(unittest.TestCase):
         rng = random.Random(42)
         network = small_classifier(42)
         X = random_matrix(rng, 5, 4)
-        self.assertIs(network._training_layers(MSE()), network.layers)
+        self.assertIs(network.training_layers(MSE()), network.layers)
         self.check_network(network, X, random_matrix(rng, 5, 3, 0.0, 1.0), MSE(), h=1e-5)
 
     def test_binary_cross_entropy_fused_with_sigmoid(self):
@@ -79,10 +80,10 @@ class BackpropagationTest(unittest.TestCase):
 
     def test_fused_losses_skip_only_their_own_output_activation(self):
         softmax_net, sigmoid_net = small_classifier(), Network([Dense(2, 1), Sigmoid()])
-        self.assertEqual(softmax_net._training_layers(CrossEntropy()), softmax_net.layers[:-1])
-        self.assertIs(softmax_net._training_layers(BinaryCrossEntropy()), softmax_net.layers)
-        self.assertEqual(sigmoid_net._training_layers(BinaryCrossEntropy()), sigmoid_net.layers[:-1])
-        self.assertIs(sigmoid_net._training_layers(CrossEntropy()), sigmoid_net.layers)
+        self.assertEqual(softmax_net.training_layers(CrossEntropy()), softmax_net.layers[:-1])
+        self.assertIs(softmax_net.training_layers(BinaryCrossEntropy()), softmax_net.layers)
+        self.assertEqual(sigmoid_net.training_layers(BinaryCrossEntropy()), sigmoid_net.layers[:-1])
+        self.assertIs(sigmoid_net.training_layers(CrossEntropy()), sigmoid_net.layers)
 
 
 class FitTest(unittest.TestCase):
@@ -97,7 +98,7 @@ class FitTest(unittest.TestCase):
         network.backward(loss.backward(), layers=layers)
         expected = [(p.value - p.grad * 0.5).tolist() for p in network.parameters()]
         history = network.fit(X, Y, loss, SGD(network.parameters(), lr=0.5), epochs=1, batch_size=len(X),
-                              shuffle=False, verbose=False)
+                              shuffle=False)
         self.assertEqual([p.value.tolist() for p in network.parameters()], expected)
         self.assertAlmostEqual(history["loss"][0], expected_loss, places=12)
 
@@ -105,7 +106,7 @@ class FitTest(unittest.TestCase):
         X, Y = blobs()
         network = small_classifier()
         history = network.fit(X, Y, CrossEntropy(), Adam(network.parameters(), lr=0.01), epochs=3,
-                              batch_size=8, verbose=False)
+                              batch_size=8)
         self.assertIn("loss", history)
         self.assertIn("accuracy", history)
         self.assertNotIn("val_loss", history)
@@ -120,7 +121,7 @@ class FitTest(unittest.TestCase):
         network = small_classifier()
         loss = CrossEntropy()
         history = network.fit(X, Y, loss, Adam(network.parameters(), lr=0.01), epochs=2, batch_size=8,
-                              validation_data=(X_val, Y_val), verbose=False)
+                              validation_data=(X_val, Y_val))
         self.assertEqual(len(history["val_loss"]), 2)
         self.assertEqual(len(history["val_accuracy"]), 2)
         # the last entries are the scores of the trained network on the validation rows
@@ -134,7 +135,7 @@ class FitTest(unittest.TestCase):
         Y = Matrix([[row[0] - row[1]] for row in X.rows])
         network = Network([Dense(2, 1, rng=rng)])
         history = network.fit(X, Y, MSE(), SGD(network.parameters(), lr=0.1), epochs=20, batch_size=5,
-                              validation_data=(X, Y), verbose=False)
+                              validation_data=(X, Y))
         self.assertNotIn("accuracy", history)
         self.assertNotIn("val_accuracy", history)
         self.assertEqual(len(history["val_loss"]), 20)
@@ -146,18 +147,18 @@ class FitTest(unittest.TestCase):
         for _ in range(2):
             network = small_classifier(3)
             network.fit(X, Y, CrossEntropy(), Adam(network.parameters(), lr=0.01), epochs=2, batch_size=7,
-                        rng=random.Random(5), verbose=False)
+                        rng=random.Random(5))
             runs.append(network.predict(X).tolist())
         self.assertEqual(runs[0], runs[1])
 
-    def test_quiet_fit_prints_nothing_and_verbose_fit_reports_epochs(self):
+    def test_plain_fit_prints_nothing_and_a_progress_callback_reports_epochs(self):
         X, Y = blobs()
         for verbose in (False, True):
             network = small_classifier()
             out = io.StringIO()
             with redirect_stdout(out):
                 network.fit(X, Y, CrossEntropy(), Adam(network.parameters()), epochs=2, batch_size=30,
-                            verbose=verbose)
+                            callbacks=[Progress()] if verbose else [])
             if verbose:
                 self.assertIn("loss", out.getvalue())
                 self.assertIn("2/2", out.getvalue())
@@ -179,7 +180,7 @@ class FitTest(unittest.TestCase):
         for arguments, error, pattern in cases:
             with self.subTest(pattern=pattern):
                 with self.assertRaisesRegex(error, pattern):
-                    network.fit(loss=CrossEntropy(), optimizer=optimizer, verbose=False, **arguments)
+                    network.fit(loss=CrossEntropy(), optimizer=optimizer, **arguments)
 
 
 class XorTest(unittest.TestCase):
@@ -188,7 +189,7 @@ class XorTest(unittest.TestCase):
         network = Network([Dense(2, 8, init="xavier", rng=rng), Tanh(), Dense(8, 1, init="xavier", rng=rng),
                            Sigmoid()])
         history = network.fit(XOR_X, XOR_Y, BinaryCrossEntropy(), Adam(network.parameters(), lr=0.05),
-                              epochs=200, batch_size=4, rng=rng, verbose=False)
+                              epochs=200, batch_size=4, rng=rng)
         self.assertEqual(network.predict_classes(XOR_X), [0, 1, 1, 0])
         self.assertEqual(history["accuracy"][-1], 1.0)
         self.assertLess(history["loss"][-1], 0.05)
@@ -278,8 +279,7 @@ class SaveLoadTest(unittest.TestCase):
     def trained_network(self):
         X, Y = blobs()
         network = small_classifier(7)
-        network.fit(X, Y, CrossEntropy(), Adam(network.parameters(), lr=0.05), epochs=2, batch_size=10,
-                    verbose=False)
+        network.fit(X, Y, CrossEntropy(), Adam(network.parameters(), lr=0.05), epochs=2, batch_size=10)
         network.metadata = {"class_names": ["a", "b", "c"], "task": "classification"}
         return network, X
 

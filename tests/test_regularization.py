@@ -20,7 +20,7 @@ from network import Network  # noqa: E402
 from optimizers import SGD  # noqa: E402
 from tests.gradcheck import (assert_close, check_layer, numerical_gradient, random_matrix,  # noqa: E402
                              trial_shapes, upstream_gradient)
-from app.training import clip_grad_norm, global_grad_norm  # noqa: E402
+from app.training import GradientClipping, clip_grad_norm, global_grad_norm  # noqa: E402
 
 
 def weighted_sum(y, g):
@@ -138,7 +138,7 @@ class BatchNormTest(unittest.TestCase):
         X = random_matrix(rng, 9, 2)  # batches of 4, 4 and 1: the last row joins the batch before
         network = Network([Dense(2, 3, rng=rng), BatchNorm(3), ReLU(), Dense(3, 1, rng=rng)])
         history = network.fit(X, X.take(range(9)).T.take([0]).T, MSE(), SGD(network.parameters(), lr=0.01),
-                              epochs=2, batch_size=4, rng=rng, verbose=False)
+                              epochs=2, batch_size=4, rng=rng)
         self.assertEqual(len(history["loss"]), 2)
 
     def test_running_statistics_and_parameters_survive_save_and_load(self):
@@ -188,7 +188,7 @@ class PenaltyTest(unittest.TestCase):
         penalty = network.layers[0].penalty()
         # one batch of all rows: the epoch's loss is the loss before the single step
         history = network.fit(X, Y, CrossEntropy(), SGD(network.parameters(), lr=0.1), epochs=1,
-                              batch_size=6, shuffle=False, verbose=False)
+                              batch_size=6, shuffle=False)
         self.assertAlmostEqual(history["loss"][0], data_loss + penalty, places=12)
         self.assertGreater(penalty, 0.01)
 
@@ -222,7 +222,7 @@ class ClipTest(unittest.TestCase):
         network = Network([Dense(3, 2, rng=rng)])
         before = network.get_weights()
         network.fit(X, X.T.take([0, 1]).T * 10.0, MSE(), SGD(network.parameters(), lr=1.0), epochs=1,
-                    batch_size=4, verbose=False, clip_norm=0.01)
+                    batch_size=4, callbacks=[GradientClipping(0.01)])
         step = math.sqrt(math.fsum((a - b) ** 2 for m_after, m_before in zip(network.get_weights(), before)
                                    for row_a, row_b in zip(m_after, m_before) for a, b in zip(row_a, row_b)))
         self.assertAlmostEqual(step, 0.01, places=6)  # lr 1 times a gradient clipped to norm 0.01

@@ -438,7 +438,7 @@ API_CASES = {
     "fractional class labels": (lambda: _network().evaluate(X, [0.0, 1.0], CrossEntropy()), TypeError,
                                 ["Matrix of shape (2, 2)", "class indices"]),
     "class indices into fit": (lambda: _network().fit(X, [0, 1], CrossEntropy(), Adam(_network().parameters()),
-                                                      epochs=1, verbose=False), TypeError, ["one_hot", "list"]),
+                                                      epochs=1), TypeError, ["one_hot", "list"]),
     "normalization with zero scale": (lambda: Normalizer.from_dict({"method": "zscore", "shift": [0.0],
                                                                     "scale": [0.0]}), ValueError, ["scale > 0"]),
     "delimiter of two characters": (lambda: read_csv_rows(os.path.join(ROOT, "train_data.csv"), delimiter=";;"),

@@ -17,6 +17,7 @@ from matrix import Matrix  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import SGD  # noqa: E402
 from app.progress import Progress  # noqa: E402
+from app.training import LearningRateSchedule  # noqa: E402
 from schedulers import (CosineAnnealingLR, ExponentialLR, LinearWarmup, ReduceLROnPlateau,  # noqa: E402
                         StepLR, get_scheduler)
 
@@ -174,8 +175,8 @@ class FitRecordsTheRateTest(unittest.TestCase):
         optimizer = SGD(network.parameters(), lr=0.1)
         out = io.StringIO()
         history = network.fit(X, Y, MSE(), optimizer, epochs=4, batch_size=4, rng=rng,
-                              scheduler=StepLR(optimizer, step_size=1, gamma=0.5),
-                              progress=Progress(4, 3, stream=out))
+                              callbacks=[LearningRateSchedule(StepLR(optimizer, step_size=1, gamma=0.5)),
+                                         Progress(4, 3, stream=out)])
         self.assertEqual(history["lr"], [0.1, 0.05, 0.025, 0.0125])
         lines = out.getvalue().splitlines()
         self.assertIn("lr 0.1 ", lines[0])
@@ -186,8 +187,8 @@ class FitRecordsTheRateTest(unittest.TestCase):
         optimizer = SGD(network.parameters(), lr=0.1)
         X = Matrix([[1.0], [2.0]])
         with self.assertRaisesRegex(ValueError, "val_loss.*validation_data"):
-            network.fit(X, X, MSE(), optimizer, epochs=1, verbose=False,
-                        scheduler=ReduceLROnPlateau(optimizer, monitor="val_loss"))
+            network.fit(X, X, MSE(), optimizer, epochs=1,
+                        callbacks=[LearningRateSchedule(ReduceLROnPlateau(optimizer, monitor="val_loss"))])
 
 
 if __name__ == "__main__":
