@@ -49,7 +49,7 @@ class Sigmoid(Activation):
         return self.output
 
     def backward(self, grad, input_grad=True):
-        return Matrix._wrap(
+        return Matrix.from_rows(
             [[g * y * (1.0 - y) for g, y in zip(grow, yrow)] for grow, yrow in zip(grad.rows, self._saved(self.output).rows)],
             grad.shape[1],
         )
@@ -66,12 +66,12 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, x, training=False):
-        self.output = Matrix._wrap([[v if v > 0.0 else 0.0 for v in row] for row in x.rows], x.shape[1])
+        self.output = Matrix.from_rows([[v if v > 0.0 else 0.0 for v in row] for row in x.rows], x.shape[1])
         return self.output
 
     def backward(self, grad, input_grad=True):
         # output > 0 exactly where input > 0, so the output serves as the mask
-        return Matrix._wrap(
+        return Matrix.from_rows(
             [[g if y > 0.0 else 0.0 for g, y in zip(grow, yrow)] for grow, yrow in zip(grad.rows, self._saved(self.output).rows)],
             grad.shape[1],
         )
@@ -93,11 +93,11 @@ class LeakyReLU(Activation):
     def forward(self, x, training=False):
         alpha = self.alpha
         self.input = x
-        return Matrix._wrap([[v if v > 0.0 else alpha * v for v in row] for row in x.rows], x.shape[1])
+        return Matrix.from_rows([[v if v > 0.0 else alpha * v for v in row] for row in x.rows], x.shape[1])
 
     def backward(self, grad, input_grad=True):
         alpha = self.alpha
-        return Matrix._wrap(
+        return Matrix.from_rows(
             [[g if v > 0.0 else alpha * g for g, v in zip(grow, xrow)] for grow, xrow in zip(grad.rows, self._saved(self.input).rows)],
             grad.shape[1],
         )
@@ -123,7 +123,7 @@ class Tanh(Activation):
         return self.output
 
     def backward(self, grad, input_grad=True):
-        return Matrix._wrap(
+        return Matrix.from_rows(
             [[g * (1.0 - y * y) for g, y in zip(grow, yrow)] for grow, yrow in zip(grad.rows, self._saved(self.output).rows)],
             grad.shape[1],
         )
@@ -156,7 +156,7 @@ def softmax_rows(x):
         exps = [_exp(v - top) for v in row]
         total = sum(exps)
         out.append([e / total for e in exps])
-    return Matrix._wrap(out, x.shape[1])
+    return Matrix.from_rows(out, x.shape[1])
 
 
 class Softmax(Activation):
@@ -181,7 +181,7 @@ class Softmax(Activation):
         for grow, yrow in zip(grad.rows, self._saved(self.output).rows):
             dot = sum(g * y for g, y in zip(grow, yrow))
             out.append([y * (g - dot) for g, y in zip(grow, yrow)])
-        return Matrix._wrap(out, grad.shape[1])
+        return Matrix.from_rows(out, grad.shape[1])
 
 
 # The config name of each activation -> its class. "pass" is an alias of "linear".

@@ -293,7 +293,7 @@ class Dropout(Layer):
             return x
         draw, p, scale = self.rng.random, self.p, 1.0 / (1.0 - self.p)
         n_cols = x.shape[1]
-        self.mask = Matrix._wrap([[scale if draw() >= p else 0.0 for _ in range(n_cols)] for _ in x.rows], n_cols)
+        self.mask = Matrix.from_rows([[scale if draw() >= p else 0.0 for _ in range(n_cols)] for _ in x.rows], n_cols)
         return x * self.mask
 
     def backward(self, grad, input_grad=True):

@@ -30,7 +30,7 @@ def _as_target_matrix(pred, target, loss_name):
         bad = [t for t in target if not 0 <= t < c]
         if bad:
             raise ValueError(f"{loss_name}: class index {bad[0]} out of range for {c} classes")
-        return Matrix._wrap([[1.0 if j == t else 0.0 for j in range(c)] for t in target], c)
+        return Matrix.from_rows([[1.0 if j == t else 0.0 for j in range(c)] for t in target], c)
     raise ValueError(f"{loss_name}: targets must be a Matrix of shape {pred.shape} or a list of class indices")
 
 
@@ -121,7 +121,7 @@ class CrossEntropy(Loss):
         for p, t in zip(self.probabilities, self.target.rows):
             mass = sum(t)
             out.append([(pj * mass - tj) / n for pj, tj in zip(p, t)])
-        return Matrix._wrap(out, self.target.shape[1])
+        return Matrix.from_rows(out, self.target.shape[1])
 
 
 class BinaryCrossEntropy(Loss):
@@ -156,7 +156,7 @@ class BinaryCrossEntropy(Loss):
     def backward(self):
         self._check_forward_ran("logits")
         scale = 1.0 / self.count
-        return Matrix._wrap(
+        return Matrix.from_rows(
             [[(sigmoid(z) - t) * scale for z, t in zip(zrow, trow)]
              for zrow, trow in zip(self.logits.rows, self.target.rows)],
             self.logits.shape[1],

@@ -4,8 +4,14 @@ A `Matrix` is a list of rows, each row a list of floats. It knows nothing of
 neural networks: it offers the handful of operations they are built from.
 
     primitives   A @ B, A.T, elementwise + - * / (with broadcasting of a scalar
-                 or a (1, c) row), A.map(fn), A.sum(axis), A.max(axis)
+                 or a (1, c) row), A.map(fn), Matrix.combine(fn, A, B, ...),
+                 A.sum(axis), A.max(axis)
     built on them  mean, argmax, row selection, allclose
+    construction   Matrix(rows) checks and copies data from outside;
+                 Matrix.from_rows(rows, n_cols) wraps rows the library has just
+                 computed, unchecked
+    in place     A.update_(fn, B, ...), the one operation that changes its
+                 matrix: optimizers update parameters and their state with it
 
 Speed. CPython runs a loop written in Python about fifty times slower than the
 same loop inside a builtin, so every kernel here is shaped to push its inner
@@ -17,8 +23,11 @@ loop into C:
     pixels) is multiplied by its nonzero entries only, when that pays;
   * elementwise operations are `list(map(operator.add, row_a, row_b))`, which
     never executes a Python-level statement per element;
-  * results are built by the private constructor `Matrix._wrap`, which trusts
-    its rows and skips the validation that `Matrix(rows)` does for user data.
+  * results are built by `Matrix.from_rows`, which trusts its rows and skips
+    the validation that `Matrix(rows)` does for user data;
+  * combine and update_ hand a function to map() over whole rows; a layer
+    whose backward is on the hot path writes the same formula as a list
+    comprehension over .rows, which spares CPython a function call per entry.
 `bench/run.py` measures each of these choices.
 """
 
@@ -113,7 +122,8 @@ class Matrix:
     """A 2-D array of floats stored as a list of rows.
 
     Matrix([[1, 2], [3, 4]]) has shape (2, 2); `m.rows[i][j]` is row i, column j.
-    Operations never change their operands: each returns a new Matrix.
+    Operations never change their operands: each returns a new Matrix. The one
+    exception says so in its name: update_ changes its matrix in place.
     """
 
     __slots__ = ("rows", "shape")
@@ -146,12 +156,23 @@ class Matrix:
         self.shape = (len(checked), width)
 
     @classmethod
-    def _wrap(cls, rows, n_cols=None):
-        """Wrap rows the library has just computed; no copy, no validation."""
+    def from_rows(cls, rows, n_cols=None):
+        """A matrix around rows the library has just computed: NO copy and NO checks.
+
+        `rows` must be a non-empty list of lists of floats, all of length n_cols
+        (len(rows[0]) when n_cols is None); the matrix takes them over, so the
+        caller must not change them afterwards. This is the constructor for the
+        result of a computation (a layer's output, a gradient): Matrix(rows)
+        checks and copies every value, which costs about as much as a dense
+        layer's product, and is meant for data that comes from outside.
+        """
         matrix = cls.__new__(cls)
         matrix.rows = rows
         matrix.shape = (len(rows), len(rows[0]) if n_cols is None else n_cols)
         return matrix
+
+    # the name from_rows had before it was public; kept for code written against it
+    _wrap = from_rows
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -164,7 +185,7 @@ class Matrix:
         """An (n_rows, n_cols) matrix with every entry equal to `value`."""
         _check_shape(n_rows, n_cols)
         value = _check_number(value, "fill value")
-        return cls._wrap([[value] * n_cols for _ in range(n_rows)], n_cols)
+        return cls.from_rows([[value] * n_cols for _ in range(n_rows)], n_cols)
 
     @classmethod
     def random(cls, n_rows, n_cols, rng, distribution="normal", scale=1.0):
@@ -180,7 +201,7 @@ class Matrix:
             draw = lambda: rng.uniform(-scale, scale)  # noqa: E731
         else:
             raise ValueError(f"unknown distribution {distribution!r}; valid: normal, uniform")
-        return cls._wrap([[draw() for _ in range(n_cols)] for _ in range(n_rows)], n_cols)
+        return cls.from_rows([[draw() for _ in range(n_cols)] for _ in range(n_rows)], n_cols)
 
     @classmethod
     def from_column(cls, values):
@@ -194,7 +215,7 @@ class Matrix:
 
     def copy(self):
         """A new matrix with the same entries."""
-        return Matrix._wrap([row[:] for row in self.rows], self.shape[1])
+        return Matrix.from_rows([row[:] for row in self.rows], self.shape[1])
 
     def __len__(self):
         return self.shape[0]
@@ -222,7 +243,7 @@ class Matrix:
             rows = self.rows[index]
             if not rows:
                 raise ValueError(f"row slice {index} of a matrix of shape {self.shape} is empty")
-            return Matrix._wrap(rows, self.shape[1])
+            return Matrix.from_rows(rows, self.shape[1])
         return self.rows[index]
 
     def take(self, indices):
@@ -234,7 +255,7 @@ class Matrix:
             raise ValueError(f"row index out of range for a matrix of shape {self.shape}") from None
         if not picked:
             raise ValueError("take() needs at least one row index")
-        return Matrix._wrap(picked, self.shape[1])
+        return Matrix.from_rows(picked, self.shape[1])
 
     # ------------------------------------------------------------------ product
     def __matmul__(self, other):
@@ -249,12 +270,12 @@ class Matrix:
         (n, k), (k2, m) = self.shape, other.shape
         if k != k2:
             raise ValueError(f"cannot multiply {self.shape} @ {other.shape}: {k} != {k2}")
-        return Matrix._wrap(_product(self.rows, other.rows), m)
+        return Matrix.from_rows(_product(self.rows, other.rows), m)
 
     @property
     def T(self):
         """Transpose: (n, m) -> (m, n), T[j][i] = M[i][j]."""
-        return Matrix._wrap(list(map(list, zip(*self.rows))), self.shape[0])
+        return Matrix.from_rows(list(map(list, zip(*self.rows))), self.shape[0])
 
     # -------------------------------------------------------------- elementwise
     def _elementwise(self, other, op, symbol):
@@ -263,17 +284,17 @@ class Matrix:
         rows = self.rows
         if isinstance(other, Matrix):
             if other.shape == self.shape:
-                return Matrix._wrap([list(map(op, a, b)) for a, b in zip(rows, other.rows)], self.shape[1])
+                return Matrix.from_rows([list(map(op, a, b)) for a, b in zip(rows, other.rows)], self.shape[1])
             if other.shape == (1, self.shape[1]):
                 brow = other.rows[0]
-                return Matrix._wrap([list(map(op, row, brow)) for row in rows], self.shape[1])
+                return Matrix.from_rows([list(map(op, row, brow)) for row in rows], self.shape[1])
             raise ValueError(
                 f"cannot apply {symbol} to shapes {self.shape} and {other.shape}: "
                 f"need equal shapes or a (1, {self.shape[1]}) row"
             )
         if isinstance(other, (int, float)) and not isinstance(other, bool):
             value = float(other)
-            return Matrix._wrap([[op(a, value) for a in row] for row in rows], self.shape[1])
+            return Matrix.from_rows([[op(a, value) for a in row] for row in rows], self.shape[1])
         return NotImplemented
 
     def __add__(self, other):
@@ -298,15 +319,54 @@ class Matrix:
     def __rtruediv__(self, other):
         if isinstance(other, (int, float)) and not isinstance(other, bool):
             value = float(other)
-            return Matrix._wrap([[value / a for a in row] for row in self.rows], self.shape[1])
+            return Matrix.from_rows([[value / a for a in row] for row in self.rows], self.shape[1])
         return NotImplemented
 
     def __neg__(self):
-        return Matrix._wrap([[-a for a in row] for row in self.rows], self.shape[1])
+        return Matrix.from_rows([[-a for a in row] for row in self.rows], self.shape[1])
 
     def map(self, fn):
         """Apply fn to every entry: M.map(math.exp)[i][j] == exp(M[i][j])."""
-        return Matrix._wrap([list(map(fn, row)) for row in self.rows], self.shape[1])
+        return Matrix.from_rows([list(map(fn, row)) for row in self.rows], self.shape[1])
+
+    @staticmethod
+    def combine(fn, first, *others):
+        """Entry by entry, fn of the entries of several matrices of one shape:
+
+            Matrix.combine(fn, A, B, C)[i][j] == fn(A[i][j], B[i][j], C[i][j])
+
+        e.g. Matrix.combine(lambda g, y: g * y * (1 - y), dY, Y) for a sigmoid's
+        backward. The same as A.map(fn) for one matrix, and as A + B for fn = add.
+        """
+        rows = _same_shape_rows(first, others, "combine")
+        if len(rows) == 2:  # the common case, without building a tuple of rows per row
+            return Matrix.from_rows([list(map(fn, a, b)) for a, b in zip(*rows)], first.shape[1])
+        return Matrix.from_rows([list(map(fn, *row_group)) for row_group in zip(*rows)], first.shape[1])
+
+    # --------------------------------------------------------------- in place
+    def update_(self, fn, *others):
+        """IN PLACE: replace every entry a of this matrix by fn(a, b, ...), and return it.
+
+            M.update_(fn, B, C):   M[i][j] <- fn(M[i][j], B[i][j], C[i][j])
+
+        The one operation that changes its matrix (the trailing _ says so, as
+        in PyTorch): an optimizer updates its parameters and its state with it,
+        e.g. p.update_(lambda p, g: p - lr * g, grad). Everything that holds
+        this Matrix sees the new values; every other operation returns a new one.
+        The right-hand side is computed in full before any entry changes, so fn
+        may read this matrix's old entries through `others` as well.
+        """
+        rows = _same_shape_rows(self, others, "update_")
+        if len(rows) == 1:
+            new_rows = [list(map(fn, a)) for a in rows[0]]
+        elif len(rows) == 2:
+            new_rows = [list(map(fn, a, b)) for a, b in zip(*rows)]
+        else:
+            new_rows = [list(map(fn, *row_group)) for row_group in zip(*rows)]
+        # the list of rows keeps its identity, its row lists are new: a matrix made
+        # from this one by take() or a row slice keeps the old values
+        self.rows[:] = new_rows
+        return self
 
     # --------------------------------------------------------------- reductions
     def sum(self, axis=None):
@@ -315,9 +375,9 @@ class Matrix:
         if axis is None:
             return math.fsum(map(math.fsum, self.rows))
         if axis == 0:
-            return Matrix._wrap([list(map(sum, zip(*self.rows)))], self.shape[1])
+            return Matrix.from_rows([list(map(sum, zip(*self.rows)))], self.shape[1])
         if axis == 1:
-            return Matrix._wrap([[sum(row)] for row in self.rows], 1)
+            return Matrix.from_rows([[sum(row)] for row in self.rows], 1)
         raise ValueError(f"axis must be None, 0 or 1, got {axis!r}")
 
     def mean(self, axis=None):
@@ -332,9 +392,9 @@ class Matrix:
         if axis is None:
             return max(map(max, self.rows))
         if axis == 0:
-            return Matrix._wrap([list(map(max, zip(*self.rows)))], self.shape[1])
+            return Matrix.from_rows([list(map(max, zip(*self.rows)))], self.shape[1])
         if axis == 1:
-            return Matrix._wrap([[max(row)] for row in self.rows], 1)
+            return Matrix.from_rows([[max(row)] for row in self.rows], 1)
         raise ValueError(f"axis must be None, 0 or 1, got {axis!r}")
 
     def argmax(self, axis=1):
@@ -355,6 +415,18 @@ class Matrix:
             for row_a, row_b in zip(self.rows, other.rows)
             for a, b in zip(row_a, row_b)
         )
+
+
+def _same_shape_rows(first, others, operation):
+    """[first.rows, other.rows, ...], or ValueError when a shape differs from first's."""
+    rows = [first.rows]
+    for index, other in enumerate(others, 1):
+        if not isinstance(other, Matrix):
+            raise TypeError(f"{operation}: argument {index + 1} is a {type(other).__name__}, not a Matrix")
+        if other.shape != first.shape:
+            raise ValueError(f"{operation}: shapes differ: {first.shape} and {other.shape} (argument {index + 1})")
+        rows.append(other.rows)
+    return rows
 
 
 def _check_shape(n_rows, n_cols):

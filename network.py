@@ -337,8 +337,8 @@ def _targets_as_matrix(Y, shape):
     if bad:
         raise ValueError(f"class index {bad[0]} out of range for {n_classes} classes (0 to {n_classes - 1})")
     if c == 1:
-        return Matrix._wrap([[float(t)] for t in Y], 1)
-    return Matrix._wrap([[1.0 if j == t else 0.0 for j in range(c)] for t in Y], c)
+        return Matrix.from_rows([[float(t)] for t in Y], 1)
+    return Matrix.from_rows([[1.0 if j == t else 0.0 for j in range(c)] for t in Y], c)
 
 
 # The parameter whose shape a layer's config declares, and that shape.

@@ -8,8 +8,9 @@ Each optimizer keeps per-parameter state (momentum buffers, moment estimates)
 and a step counter t, and follows the update rule PyTorch documents for the
 same hyper-parameters, step for step. Notation below: p a parameter, g its
 gradient, lr the learning rate, lambda the weight decay, t = 1, 2, ... the step.
-The update is done row by row with list comprehensions, which keeps the
-arithmetic readable and the loop in C; each row list is replaced in place.
+Each line of an update is its formula, entry by entry: Matrix.update_ (the
+one in-place operation of matrix.py) replaces the parameter's and the state's
+entries, e.g. p.update_(lambda p, g: p - lr * g, g) for p = p - lr * g.
 """
 
 import math
@@ -64,12 +65,12 @@ class Optimizer:
         for param, state in zip(self.params, self.state):
             self._update(param, state)
 
-    def _decayed_grad_rows(self, param):
-        """Rows of g + lambda * p: L2 weight decay added to the gradient (as torch.optim's weight_decay)."""
+    def _gradient(self, param):
+        """g = grad + lambda * p: L2 weight decay added to the gradient (as torch.optim's weight_decay)."""
         decay = self.weight_decay
         if not decay:
-            return param.grad.rows
-        return [[g + decay * p for g, p in zip(grow, prow)] for grow, prow in zip(param.grad.rows, param.value.rows)]
+            return param.grad
+        return Matrix.combine(lambda g, p: g + decay * p, param.grad, param.value)
 
     # checkpoints save and restore the optimizer exactly
     def state_dict(self):
@@ -104,20 +105,15 @@ class SGD(Optimizer):
 
     def _update(self, param, state):
         lr, mu = self.lr, self.momentum
-        grads = self._decayed_grad_rows(param)
+        g = self._gradient(param)
         if mu:
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = Matrix._wrap([row[:] for row in grads], param.value.shape[1])
+                state["momentum_buffer"] = g.copy()  # b_1 = g
             else:
-                buf = state["momentum_buffer"].rows
-                buf[:] = [[mu * b + g for b, g in zip(brow, grow)] for brow, grow in zip(buf, grads)]
-            buf = state["momentum_buffer"].rows
-            if self.nesterov:
-                grads = [[g + mu * b for g, b in zip(grow, brow)] for grow, brow in zip(grads, buf)]
-            else:
-                grads = buf
-        rows = param.value.rows
-        rows[:] = [[p - lr * g for p, g in zip(prow, grow)] for prow, grow in zip(rows, grads)]
+                state["momentum_buffer"].update_(lambda b, g: mu * b + g, g)
+            b = state["momentum_buffer"]
+            g = Matrix.combine(lambda g, b: g + mu * b, g, b) if self.nesterov else b
+        param.value.update_(lambda p, g: p - lr * g, g)
 
 
 class RMSprop(Optimizer):
@@ -138,21 +134,18 @@ class RMSprop(Optimizer):
         self.momentum = _check_float(momentum, "momentum", 0.0, 1.0, low_open=False)
 
     def _update(self, param, state):
-        lr, alpha, eps, mu = self.lr, self.alpha, self.eps, self.momentum
-        grads = self._decayed_grad_rows(param)
+        lr, alpha, eps, mu, sqrt = self.lr, self.alpha, self.eps, self.momentum, math.sqrt
+        g = self._gradient(param)
         if "square_avg" not in state:
             state["square_avg"] = Matrix.zeros(*param.value.shape)
-        sq = state["square_avg"].rows
-        sq[:] = [[alpha * v + (1.0 - alpha) * g * g for v, g in zip(vrow, grow)] for vrow, grow in zip(sq, grads)]
-        steps = [[g / (math.sqrt(v) + eps) for g, v in zip(grow, vrow)] for grow, vrow in zip(grads, sq)]
+        v = state["square_avg"].update_(lambda v, g: alpha * v + (1.0 - alpha) * g * g, g)
         if mu:
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = Matrix.zeros(*param.value.shape)
-            buf = state["momentum_buffer"].rows
-            buf[:] = [[mu * b + s for b, s in zip(brow, srow)] for brow, srow in zip(buf, steps)]
-            steps = buf
-        rows = param.value.rows
-        rows[:] = [[p - lr * s for p, s in zip(prow, srow)] for prow, srow in zip(rows, steps)]
+            b = state["momentum_buffer"].update_(lambda b, g, v: mu * b + g / (sqrt(v) + eps), g, v)
+            param.value.update_(lambda p, b: p - lr * b, b)
+        else:
+            param.value.update_(lambda p, g, v: p - lr * (g / (sqrt(v) + eps)), g, v)
 
 
 class Adam(Optimizer):
@@ -177,30 +170,25 @@ class Adam(Optimizer):
         self.eps = _check_float(eps, "eps", 0.0)
 
     def _update(self, param, state):
-        lr, eps, (beta1, beta2) = self.lr, self.eps, self.betas
-        rows = param.value.rows
-        if self.decoupled:
-            shrink = 1.0 - lr * self.weight_decay
-            rows[:] = [[p * shrink for p in prow] for prow in rows]
-            grads = param.grad.rows
+        lr, eps, (beta1, beta2), sqrt = self.lr, self.eps, self.betas, math.sqrt
+        if not self.decoupled:
+            g = self._gradient(param)
         else:
-            grads = self._decayed_grad_rows(param)
+            g = param.grad
+            if self.weight_decay:
+                shrink = 1.0 - lr * self.weight_decay
+                param.value.update_(lambda p: p * shrink)
         if "exp_avg" not in state:
             state["exp_avg"] = Matrix.zeros(*param.value.shape)
             state["exp_avg_sq"] = Matrix.zeros(*param.value.shape)
-        m, v = state["exp_avg"].rows, state["exp_avg_sq"].rows
-        # 1 - beta computed once here, not once per entry inside the comprehensions
+        # 1 - beta computed once here, not once per entry inside the update
         one_minus_beta1, one_minus_beta2 = 1.0 - beta1, 1.0 - beta2
-        m[:] = [[beta1 * a + one_minus_beta1 * g for a, g in zip(arow, grow)] for arow, grow in zip(m, grads)]
-        v[:] = [[beta2 * b + one_minus_beta2 * g * g for b, g in zip(brow, grow)] for brow, grow in zip(v, grads)]
-        # lr * m_hat / (sqrt(v_hat) + eps), with the corrections folded into two scalars
+        m = state["exp_avg"].update_(lambda m, g: beta1 * m + one_minus_beta1 * g, g)
+        v = state["exp_avg_sq"].update_(lambda v, g: beta2 * v + one_minus_beta2 * g * g, g)
+        # lr * m_hat / (sqrt(v_hat) + eps), with the bias corrections folded into two scalars
         step_size = lr / (1.0 - beta1 ** self.t)
         root_correction = math.sqrt(1.0 - beta2 ** self.t)
-        sqrt = math.sqrt
-        rows[:] = [
-            [p - step_size * a / (sqrt(b) / root_correction + eps) for p, a, b in zip(prow, arow, brow)]
-            for prow, arow, brow in zip(rows, m, v)
-        ]
+        param.value.update_(lambda p, m, v: p - step_size * m / (sqrt(v) / root_correction + eps), m, v)
 
 
 class AdamW(Adam):

@@ -26,6 +26,7 @@ for path in (HERE, os.path.dirname(HERE)):
 
 import harness  # noqa: E402
 import matrix  # noqa: E402
+from matrix_api import old_decayed_grad_rows  # noqa: E402
 import run  # noqa: E402
 from activations import softmax_rows  # noqa: E402
 from layers import Dense  # noqa: E402
@@ -61,7 +62,7 @@ def old_cross_entropy_backward(self):
     for p, t in zip(probs.rows, self.target.rows):
         mass = sum(t)
         out.append([(pj * mass - tj) / n for pj, tj in zip(p, t)])
-    return Matrix._wrap(out, self.logits.shape[1])
+    return Matrix.from_rows(out, self.logits.shape[1])
 
 
 def old_adam_update(self, param, state):
@@ -73,7 +74,7 @@ def old_adam_update(self, param, state):
         rows[:] = [[p * shrink for p in prow] for prow in rows]
         grads = param.grad.rows
     else:
-        grads = self._decayed_grad_rows(param)
+        grads = old_decayed_grad_rows(self, param)
     if "exp_avg" not in state:
         state["exp_avg"] = Matrix.zeros(*param.value.shape)
         state["exp_avg_sq"] = Matrix.zeros(*param.value.shape)

@@ -27,7 +27,11 @@ import platform
 import statistics
 import sys
 import time
-import tracemalloc
+
+try:
+    import tracemalloc  # absent on PyPy
+except ImportError:
+    tracemalloc = None
 
 try:
     import resource  # POSIX only; absent on Windows
@@ -174,6 +178,8 @@ def traced_peak(fn):
     tracing slows the call down several times: use it for memory, never
     together with timing.
     """
+    if tracemalloc is None:
+        raise RuntimeError("tracemalloc is not available on {}".format(platform.python_implementation()))
     already_tracing = tracemalloc.is_tracing()
     if not already_tracing:
         tracemalloc.start()

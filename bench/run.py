@@ -34,7 +34,6 @@ import random
 import subprocess
 import sys
 import time
-import tracemalloc
 from operator import add
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -332,12 +331,15 @@ def memory_child():
     X, Y = Matrix(X_rows), Matrix(Y_rows)
     fit_digits(X, Y)
     rss = harness.max_rss_bytes()  # before tracing, whose own bookkeeping takes memory
-    tracemalloc.start()
-    X_rows, Y_rows = load_digits()
-    X, Y = Matrix(X_rows), Matrix(Y_rows)
-    fit_digits(X, Y)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    peak = None
+    tracemalloc = harness.tracemalloc  # None on PyPy
+    if tracemalloc is not None:
+        tracemalloc.start()
+        X_rows, Y_rows = load_digits()
+        X, Y = Matrix(X_rows), Matrix(Y_rows)
+        fit_digits(X, Y)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
     print(json.dumps({"max_rss": rss, "traced_peak": peak}))
 
 
@@ -353,7 +355,8 @@ def memory_rows(bench):
         target = bench.check("memory", rss / mb < TARGETS["max_rss_mb"],
                              "max RSS < {:.0f} MB".format(TARGETS["max_rss_mb"]))
     bench.add("peak memory, digits epoch (data loading included), fresh process",
-              "{:.1f} MB traced peak (tracemalloc)".format(result["traced_peak"] / mb),
+              "no tracemalloc on this interpreter" if result["traced_peak"] is None
+              else "{:.1f} MB traced peak (tracemalloc)".format(result["traced_peak"] / mb),
               "" if rss is None else "{:.1f} MB max RSS (whole process)".format(rss / mb), None, "", "", target)
 
 

@@ -261,6 +261,62 @@ class ElementwiseTest(unittest.TestCase):
                     other / self.a
 
 
+class CombineAndUpdateTest(unittest.TestCase):
+    """Matrix.from_rows, Matrix.combine and the one in-place operation, update_."""
+
+    def setUp(self):
+        self.a = Matrix([[1.0, 2.0], [3.0, 4.0]])
+        self.b = Matrix([[10.0, 20.0], [30.0, 40.0]])
+        self.c = Matrix([[0.5, 0.25], [2.0, -1.0]])
+
+    def test_from_rows_takes_the_rows_over_without_a_copy(self):
+        rows = [[1.0, 2.0, 3.0]]
+        m = Matrix.from_rows(rows, 3)
+        self.assertIs(m.rows, rows)
+        self.assertEqual(m.shape, (1, 3))
+        self.assertEqual(Matrix.from_rows([[1.0], [2.0]]).shape, (2, 1))  # columns counted from row 0
+
+    def test_combine_of_two_and_of_three_matrices_by_hand(self):
+        self.assertEqual(Matrix.combine(lambda x, y: x * y - 1.0, self.a, self.b).rows,
+                         [[9.0, 39.0], [89.0, 159.0]])
+        self.assertEqual(Matrix.combine(lambda x, y, z: x + y * z, self.a, self.b, self.c).rows,
+                         [[6.0, 7.0], [63.0, -36.0]])
+        self.assertEqual(Matrix.combine(abs, -self.a).rows, self.a.rows)  # one matrix: a map
+
+    def test_combine_leaves_its_operands_unchanged(self):
+        before = [self.a.tolist(), self.b.tolist()]
+        Matrix.combine(lambda x, y: x + y, self.a, self.b)
+        self.assertEqual([self.a.rows, self.b.rows], before)
+
+    def test_combine_needs_one_shape(self):
+        with self.assertRaisesRegex(ValueError, r"combine: shapes differ: \(2, 2\) and \(1, 2\)"):
+            Matrix.combine(lambda x, y: x + y, self.a, Matrix([[1.0, 2.0]]))
+        with self.assertRaisesRegex(TypeError, "argument 2 is a list"):
+            Matrix.combine(lambda x, y: x + y, self.a, [[1.0, 2.0], [3.0, 4.0]])
+
+    def test_update_changes_the_matrix_in_place_and_returns_it(self):
+        rows_list = self.a.rows
+        result = self.a.update_(lambda p, g, v: p - 0.5 * g / v, self.b, self.c)
+        self.assertIs(result, self.a)
+        self.assertIs(self.a.rows, rows_list)  # everything that holds the matrix sees the new values
+        self.assertEqual(self.a.rows, [[1.0 - 10.0, 2.0 - 40.0], [3.0 - 7.5, 4.0 + 20.0]])
+        self.assertEqual(self.b.rows, [[10.0, 20.0], [30.0, 40.0]])  # the others are only read
+
+    def test_update_with_no_other_matrix_and_with_one(self):
+        self.assertEqual(self.a.update_(lambda p: 2.0 * p).rows, [[2.0, 4.0], [6.0, 8.0]])
+        self.assertEqual(self.a.update_(lambda p, g: p + g, self.b).rows, [[12.0, 24.0], [36.0, 48.0]])
+
+    def test_update_may_read_its_own_old_entries(self):
+        # every new entry is computed before any is stored, so a reads its own old values
+        self.a.update_(lambda p, q: p * q, self.a)
+        self.assertEqual(self.a.rows, [[1.0, 4.0], [9.0, 16.0]])
+
+    def test_update_needs_one_shape_and_changes_nothing_on_error(self):
+        with self.assertRaisesRegex(ValueError, r"update_: shapes differ: \(2, 2\) and \(2, 1\)"):
+            self.a.update_(lambda p, g: p + g, Matrix([[1.0], [2.0]]))
+        self.assertEqual(self.a.rows, [[1.0, 2.0], [3.0, 4.0]])
+
+
 class ReductionTest(unittest.TestCase):
     m = Matrix([[1, 5, 3], [4, 2, 6]])
 
