@@ -218,7 +218,7 @@ def load_csv(path, target, features=None, delimiter=",", task="auto", class_name
     if not features:
         raise DataError(f"{path}: no feature columns besides the target {target!r}")
     positions = [header.index(name) for name in features]
-    X = Matrix._wrap(
+    X = Matrix.from_rows(
         [[parse_number(cells[p], path, line, header[p]) for p in positions] for line, cells in rows], len(positions)
     )
     target_at = header.index(target)
@@ -226,7 +226,7 @@ def load_csv(path, target, features=None, delimiter=",", task="auto", class_name
     if task == "auto":
         task = "classification" if _looks_like_classes(target_cells) else "regression"
     if task == "regression":
-        values = Matrix._wrap([[parse_number(cells[target_at], path, line, target)] for line, cells in rows], 1)
+        values = Matrix.from_rows([[parse_number(cells[target_at], path, line, target)] for line, cells in rows], 1)
         return Dataset(X, list(features), target, task, values=values)
     if any(not c for c in target_cells):
         line = rows[target_cells.index("")][0]
@@ -265,7 +265,7 @@ def sorted_class_names(cells):
 
 def one_hot(labels, n_classes):
     """Class indices -> rows with a 1.0 at the class and 0.0 elsewhere: 1 of 3 -> [0, 1, 0]."""
-    return Matrix._wrap([[1.0 if j == label else 0.0 for j in range(n_classes)] for label in labels], n_classes)
+    return Matrix.from_rows([[1.0 if j == label else 0.0 for j in range(n_classes)] for label in labels], n_classes)
 
 
 # ---------------------------------------------------------------- splitting
@@ -345,10 +345,10 @@ class Normalizer:
             raise ValueError("Normalizer.transform called before fit")
         if X.shape[1] != len(self.shift):
             raise ValueError(f"normalizer fitted on {len(self.shift)} columns, got shape {X.shape}")
-        return (X - Matrix._wrap([self.shift])) / Matrix._wrap([self.scale])
+        return (X - Matrix.from_rows([self.shift])) / Matrix.from_rows([self.scale])
 
     def inverse_transform(self, X):
-        return X * Matrix._wrap([self.scale]) + Matrix._wrap([self.shift])
+        return X * Matrix.from_rows([self.scale]) + Matrix.from_rows([self.shift])
 
     def to_dict(self):
         return {"method": self.method, "shift": self.shift, "scale": self.scale}

@@ -66,7 +66,7 @@ class PreparedData:
         """Training targets of a split: one-hot rows (one 0/1 column for a single sigmoid unit),
         or normalized values for regression."""
         if self.single_output:
-            return Matrix._wrap([[float(label)] for label in part.labels], 1)
+            return Matrix.from_rows([[float(label)] for label in part.labels], 1)
         targets = part.targets()
         if self.target_normalizer is not None:
             targets = self.target_normalizer.transform(targets)
@@ -330,7 +330,7 @@ def read_rows_for_model(path, metadata, delimiter=None):
     if target in header:
         return load_csv(path, target, features, delimiter, metadata["task"], metadata.get("class_names"))
     positions = [header.index(name) for name in features]
-    X = Matrix._wrap([[parse_number(cells[p], path, line, header[p]) for p in positions]
+    X = Matrix.from_rows([[parse_number(cells[p], path, line, header[p]) for p in positions]
                       for line, cells in rows], len(positions))
     return Dataset(X, list(features), target, metadata["task"], class_names=metadata.get("class_names"))
 
