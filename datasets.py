@@ -11,7 +11,7 @@ import os
 import sys
 
 from matrix import Matrix
-from utils import InputError
+from utils import InputError, quote, short
 
 
 class DataError(InputError):
@@ -37,7 +37,7 @@ def read_text(path):
     except OSError as error:
         raise DataError(f"{path}: cannot be read ({error.strerror})") from None
     except ValueError as error:  # a NUL character or a lone surrogate in the name
-        raise DataError(f"{path!r}: cannot be a file name ({error})") from None
+        raise DataError(f"{quote(path)}: cannot be a file name ({error})") from None
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return raw.decode("utf-16"), "utf-16"
@@ -85,7 +85,7 @@ def read_csv_rows(path, delimiter=","):
                 seen = set()
                 for name in header:
                     if name in seen:
-                        raise DataError(f"{path} line {line}: duplicate column name {name!r} in the header")
+                        raise DataError(f"{path} line {line}: duplicate column name {quote(name)} in the header")
                     seen.add(name)
                 continue
             if len(cells) != len(header):
@@ -113,12 +113,12 @@ def _is_number(text):
 
 def _names(header):
     """Column names for a message, each quoted if it holds characters a terminal would not show."""
-    return ", ".join(name if name.isprintable() else repr(name) for name in header)
+    return short(", ".join(short(name, 60) if name.isprintable() else quote(name, 60) for name in header), 400)
 
 
 def _preview(cells, count=4):
     """The first few cells, for a message: '5.1, 3.5, 1.4, 0.2, ...'."""
-    return ", ".join(cells[:count]) + (", ..." if len(cells) > count else "")
+    return ", ".join(short(cell, 40) for cell in cells[:count]) + (", ..." if len(cells) > count else "")
 
 
 def header_hint(header, delimiter):
@@ -153,9 +153,9 @@ def parse_number(text, path, line, column):
     try:
         value = float(text)
     except ValueError:
-        raise DataError(f"{path} line {line}: column {column!r} has {text!r}, which is not a number") from None
+        raise DataError(f"{path} line {line}: column {quote(column)} has {quote(text)}, which is not a number") from None
     if not math.isfinite(value):
-        raise DataError(f"{path} line {line}: column {column!r} has {text!r}; NaN and infinite values are not allowed")
+        raise DataError(f"{path} line {line}: column {quote(column)} has {quote(text)}; NaN and infinite values are not allowed")
     return value
 
 
@@ -207,16 +207,16 @@ def load_csv(path, target, features=None, delimiter=",", task="auto", class_name
     """
     header, rows = read_csv_rows(path, delimiter)
     if target not in header:
-        raise DataError(f"{path}: target column {target!r} is not in the header; columns: {_names(header)}"
+        raise DataError(f"{path}: target column {quote(target)} is not in the header; columns: {_names(header)}"
                         + header_hint(header, delimiter))
     if features is None:
         features = [name for name in header if name != target]
     missing = [name for name in features if name not in header]
     if missing:
-        raise DataError(f"{path}: missing feature column(s) {', '.join(map(repr, missing))}"
+        raise DataError(f"{path}: missing feature column(s) {short(', '.join(map(quote, missing)), 400)}"
                         + header_hint(header, delimiter))
     if not features:
-        raise DataError(f"{path}: no feature columns besides the target {target!r}")
+        raise DataError(f"{path}: no feature columns besides the target {quote(target)}")
     positions = [header.index(name) for name in features]
     X = Matrix.from_rows(
         [[parse_number(cells[p], path, line, header[p]) for p in positions] for line, cells in rows], len(positions)
@@ -230,17 +230,17 @@ def load_csv(path, target, features=None, delimiter=",", task="auto", class_name
         return Dataset(X, list(features), target, task, values=values)
     if any(not c for c in target_cells):
         line = rows[target_cells.index("")][0]
-        raise DataError(f"{path} line {line}: the target column {target!r} is empty")
+        raise DataError(f"{path} line {line}: the target column {quote(target)} is empty")
     if class_names is None:
         class_names = sorted_class_names(target_cells)
         if len(class_names) < 2:
-            raise DataError(f"{path}: the target column {target!r} has only one class ({class_names[0]!r}); need at least 2")
+            raise DataError(f"{path}: the target column {quote(target)} has only one class ({quote(class_names[0])}); need at least 2")
     index = {name: i for i, name in enumerate(class_names)}
     labels = []
     for (line, _), cell in zip(rows, target_cells):
         name = _class_name(cell)
         if name not in index:
-            raise DataError(f"{path} line {line}: unknown class {cell!r}; the model knows {', '.join(class_names)}")
+            raise DataError(f"{path} line {line}: unknown class {quote(cell)}; the model knows {short(', '.join(class_names))}")
         labels.append(index[name])
     return Dataset(X, list(features), target, task, labels=labels, class_names=list(class_names))
 

@@ -11,6 +11,7 @@ import math
 
 from activations import sigmoid
 from matrix import Matrix
+from utils import finite_sum
 
 
 def _as_target_matrix(pred, target, loss_name):
@@ -79,7 +80,9 @@ class MSE(Loss):
         target = _as_target_matrix(pred, target, "MSE")
         self.diff = pred - target
         self.count = pred.shape[0] * pred.shape[1]
-        return math.fsum(d * d for row in self.diff.rows for d in row) / self.count
+        # finite_sum: a diverging run's huge differences give an infinite loss, which fit reports,
+        # not an OverflowError from inside math.fsum
+        return finite_sum(d * d for row in self.diff.rows for d in row) / self.count
 
     def backward(self):
         self._check_forward_ran("diff")
@@ -146,7 +149,7 @@ class BinaryCrossEntropy(Loss):
         target = _as_target_matrix(logits, target, "BinaryCrossEntropy")
         self.logits, self.target = logits, target
         self.count = logits.shape[0] * logits.shape[1]
-        total = math.fsum(
+        total = finite_sum(
             (z if z > 0.0 else 0.0) - z * t + math.log1p(math.exp(-abs(z)))
             for zrow, trow in zip(logits.rows, target.rows)
             for z, t in zip(zrow, trow)

@@ -8,12 +8,15 @@
     python main.py predict --model model.json --input rows.csv    a saved model's answer for each row
     python main.py evaluate --model model.json --input rows.csv   its scores on labelled rows
 
-Every mistake in the config, the data or the command line is reported as one
-line on stderr with exit status 2; nothing saved earlier is overwritten.
+Every mistake in the config, the data, a model file, a checkpoint or the command
+line (an InputError, see utils.py) is reported as one line on stderr with exit
+status 2; nothing saved earlier is overwritten. Any other exception is a bug in
+the program and shows its traceback (exit status 1).
 """
 
 import argparse
 import difflib
+import math
 import sys
 
 from app import explain
@@ -23,9 +26,10 @@ from app.config import load_config
 from app.progress import loss_text_chart, training_chart_svg
 from app.training import TrainingInterrupted, load_checkpoint
 from datasets import DataError
+from utils import InputError, quote
 
 
-class CommandLineError(Exception):
+class CommandLineError(InputError):
     """A mistake on the command line itself (unknown option, missing value)."""
 
 
@@ -86,6 +90,17 @@ def run_train(args):
         print(f"training curves saved to {plot}")
 
 
+def _positive_number(text):
+    """argparse type: a finite number > 0 (float() alone takes 'nan', 'inf' and -1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {quote(text)}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {quote(text)}")
+    return value
+
+
 def explain_parser():
     parser = _Parser(
         prog="python main.py explain",
@@ -97,7 +112,7 @@ def explain_parser():
                         help="the hidden layer's activation (default: sigmoid)")
     parser.add_argument("--loss", choices=sorted(explain.LOSSES), default="cross_entropy",
                         help="cross_entropy (softmax outputs) or mse (default: cross_entropy)")
-    parser.add_argument("--lr", type=float, default=0.5, help="the SGD learning rate (default: 0.5)")
+    parser.add_argument("--lr", type=_positive_number, default=0.5, help="the SGD learning rate (default: 0.5)")
     return parser
 
 
@@ -163,7 +178,7 @@ def run_predict(args):
 def run_evaluate(args):
     network, rows = _load_model_and_rows(args)
     if not pipeline.has_targets(rows):
-        raise DataError(f"{args.input}: has no target column {rows.target_name!r}, which evaluate "
+        raise DataError(f"{args.input}: has no target column {quote(rows.target_name)}, which evaluate "
                         "needs to score the model (python main.py predict works without it)")
     print(f"{args.input}: {len(rows)} rows, model {args.model}")
     for line in pipeline.report_lines(pipeline.evaluate_rows(network, rows), prefix=""):
@@ -183,7 +198,7 @@ COMMANDS = {
 def _unknown_command(word):
     close = difflib.get_close_matches(word, list(COMMANDS), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return (f"unknown command {word!r}{hint}; the commands are {', '.join(COMMANDS)}, and a config file "
+    return (f"unknown command {quote(word)}{hint}; the commands are {', '.join(COMMANDS)}, and a config file "
             "goes after --config (see python main.py --help)")
 
 
@@ -204,17 +219,17 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted; nothing was saved", file=sys.stderr)
         return 130
-    except OverflowError as error:
-        # math.fsum and ** raise where other float arithmetic gives inf: data values near 1e308
-        print(f"error: a number grew beyond the float range ({error}); check the data for huge values",
-              file=sys.stderr)
-        return 2
-    except (CommandLineError, ValueError, OSError, FloatingPointError) as error:
-        # one line, no traceback: these are mistakes in the input, not bugs
-        message = str(error).replace("\n", " ")
-        print(f"error: {message}", file=sys.stderr)
+    except InputError as error:
+        # one line, no traceback: a mistake in what the user gave us, not a bug. Anything
+        # else (an IndexError, a shape mismatch inside a layer) is a bug and keeps its traceback.
+        print(error_line(error), file=sys.stderr)
         return 2
     return 0
+
+
+def error_line(error):
+    """'error: ...' on one line, for an InputError."""
+    return "error: " + str(error).replace("\r", " ").replace("\n", " ")
 
 
 if __name__ == "__main__":

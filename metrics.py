@@ -5,6 +5,8 @@ Plain lists in, numbers out: nothing here knows about layers or networks.
 
 import math
 
+from utils import finite_sum
+
 
 # ------------------------------------------------------------------ metrics
 def accuracy(predicted, actual):
@@ -43,12 +45,14 @@ def regression_scores(actual, predicted):
     n = len(actual)
     if n != len(predicted) or n == 0:
         raise ValueError(f"regression scores need two equal non-empty lists, got {n} and {len(predicted)}")
-    residual = math.fsum((a - p) ** 2 for a, p in zip(actual, predicted))
-    mean = math.fsum(actual) / n
-    total = math.fsum((a - mean) ** 2 for a in actual)
+    # d * d and finite_sum rather than ** and math.fsum: predictions of a diverged model give
+    # inf and nan scores (which the caller refuses to save) rather than an OverflowError
+    residual = finite_sum((a - p) * (a - p) for a, p in zip(actual, predicted))
+    mean = finite_sum(actual) / n
+    total = finite_sum((a - mean) * (a - mean) for a in actual)
     return {
         "rmse": math.sqrt(residual / n),
-        "mae": math.fsum(abs(a - p) for a, p in zip(actual, predicted)) / n,
+        "mae": finite_sum(abs(a - p) for a, p in zip(actual, predicted)) / n,
         "r2": 1.0 - residual / total if total > 0 else 0.0,
     }
 

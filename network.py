@@ -18,7 +18,7 @@ from activations import ACTIVATIONS, get_activation
 from callbacks import CallbackList, TrainingRun
 from layers import BatchNorm, Dense, Dropout, Layer
 from matrix import Matrix
-from utils import make_rng, read_json, write_atomic
+from utils import InputError, make_rng, read_json, write_atomic
 
 FORMAT_NAME = "pure-python-neural-network"
 FORMAT_VERSION = 1
@@ -36,7 +36,7 @@ class _InputShape(Layer):
         self.input_shape = shape
 
 
-class ModelFileError(ValueError):
+class ModelFileError(InputError):
     """A saved model that cannot be read; the message names the file and the field."""
 
 

@@ -4,6 +4,7 @@ Depends on nothing in the framework: any module may import it.
 """
 
 import json
+import math
 import os
 import random
 import stat
@@ -18,8 +19,27 @@ class InputError(ValueError):
 def quote(value, limit=200):
     """repr(value), cut to about `limit` characters: a 100 KB CSV cell must not become a
     100 KB error line."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
+    return short(repr(value), limit)
+
+
+def short(text, limit=200):
+    """str(text) as it is, or its first `limit` characters and '...' (for names and paths in messages)."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
+def finite_sum(values):
+    """math.fsum(values), the correctly rounded sum, except that a total beyond the float range
+    comes back as inf (or nan) instead of an exception: math.fsum raises OverflowError for
+    1e308 + 1e308 and ValueError for inf + -inf, where the rest of float arithmetic gives
+    inf and nan, which the NaN guard of training then reports."""
+    values = list(values)
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return sum(values)  # plain float addition: inf, -inf or nan
+    except ValueError:  # inf + -inf
+        return math.nan
 
 
 # ------------------------------------------------------------------ seeding
@@ -29,7 +49,7 @@ def make_rng(seed):
 
 
 # -------------------------------------------------------------------- files
-def read_json(path, kind, error=ValueError):
+def read_json(path, kind, error=InputError):
     """Parse the JSON file at `path`; every way it can fail becomes `error`, naming the file.
 
     `kind` says what the file should be ("model", "checkpoint") in the messages.
@@ -46,6 +66,10 @@ def read_json(path, kind, error=ValueError):
         raise error(f"{path}: not a valid {kind} file (damaged or truncated JSON: {problem})") from None
     except RecursionError:  # json recurses once per [ or {, and a damaged file can nest deeper than Python goes
         raise error(f"{path}: not a valid {kind} file (lists nested too deeply)") from None
+    except OSError as problem:  # permission denied, a name the system refuses
+        raise error(f"{path}: cannot be read ({problem.strerror or problem})") from None
+    except ValueError as problem:  # a NUL character in the name
+        raise error(f"{quote(path)}: cannot be a file name ({problem})") from None
 
 
 def write_atomic(path, text):
@@ -54,9 +78,15 @@ def write_atomic(path, text):
     The text goes to a temporary file in the same folder, is flushed to disk, and
     is then renamed over `path`; a rename within one file system is atomic. The
     new file keeps the permissions of the one it replaces (a new path gets the
-    usual ones, 0666 less the umask).
+    usual ones, 0666 less the umask). A path that cannot be a file (a directory, a
+    missing folder) is an InputError, raised before anything is written.
     """
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InputError(f"{short(path)}: is a directory, expected a file path")
+    if not os.path.isdir(folder):
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise InputError(f"{short(path)}: folder {short(folder)} {what}")
     handle, temp_path = _new_temporary_file(folder)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as f:
@@ -109,24 +139,24 @@ def _sync_folder(folder):
 
 
 def check_writable(path):
-    """Raise OSError now, before any work, if `path` could not be written later."""
+    """Raise InputError now, before any work, if `path` could not be written later."""
     if "\0" in path:
-        raise OSError(f"{path!r}: a file name cannot hold a NUL character")
+        raise InputError(f"{quote(path)}: a file name cannot hold a NUL character")
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
-        raise OSError(f"{path}: is a directory, expected a file path")
+        raise InputError(f"{short(path)}: is a directory, expected a file path")
     name_max = _longest_name(folder)
     try:
         name_length = len(os.fsencode(os.path.basename(path)))
     except UnicodeEncodeError as error:
-        raise OSError(f"{path!r}: cannot be a file name here ({error.reason})") from None
+        raise InputError(f"{quote(path)}: cannot be a file name here ({error.reason})") from None
     if name_length > name_max:
-        raise OSError(f"{path}: the file name is longer than the {name_max} bytes a name can have here")
+        raise InputError(f"{short(path)}: the file name is longer than the {name_max} bytes a name can have here")
     if not os.path.isdir(folder):
         what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
-        raise OSError(f"{path}: folder {folder} {what}")
+        raise InputError(f"{short(path)}: folder {short(folder)} {what}")
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise OSError(f"{path}: cannot be written (permission denied)")
+        raise InputError(f"{short(path)}: cannot be written (permission denied)")
 
 
 def _longest_name(folder):

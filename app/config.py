@@ -24,6 +24,7 @@ import layers
 import losses
 import optimizers
 from datasets import delimiter_problem
+from utils import InputError, quote
 
 # The valid names come from the registries, so a new activation, loss or
 # optimizer is accepted by the config as soon as it is registered.
@@ -45,7 +46,7 @@ LOSS_OUTPUT_ACTIVATIONS = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """Every problem found in a configuration; str() puts them all on one line."""
 
     def __init__(self, problems, source=None):
@@ -194,7 +195,7 @@ class Choice(Spec):
         valid = ", ".join(sorted(self.names))
         if not isinstance(value, str):
             return self.must(f"one of {valid}", value)
-        return f"unknown {self.kind} {value!r}; valid: {valid}" + _did_you_mean(value, self.names)
+        return f"unknown {self.kind} {quote(value)}; valid: {valid}" + _did_you_mean(value, self.names)
 
 
 class ListOf(Spec):
@@ -232,7 +233,7 @@ class Section(Spec):
                 options = ", ".join(sorted(option for option in self.fields if option != "name"))
                 run.report(_join(path, key), f"not an option of {variant[0]!r}; its options: {options}")
             else:
-                run.report(path, f"unknown key {key!r}" + _did_you_mean(key, self.fields))
+                run.report(path, f"unknown key {quote(key)}" + _did_you_mean(key, self.fields))
         filled = {}
         for key, spec in self.fields.items():
             if key in value:

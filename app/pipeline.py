@@ -24,11 +24,11 @@ from optimizers import get_optimizer
 from schedulers import get_scheduler
 from app.diagnostics import Diagnostics
 from app.progress import Progress
-from app.training import Checkpoint, EarlyStopping, standard_callbacks
+from app.training import Checkpoint, CheckpointError, EarlyStopping, standard_callbacks
 from datasets import (DataError, Dataset, Normalizer, delimiter_problem, header_hint, load_csv, parse_number,
     read_csv_rows, train_test_split)
 from metrics import accuracy, confusion_matrix, format_confusion_matrix, precision_recall_f1, regression_scores
-from utils import check_writable, make_rng
+from utils import check_writable, make_rng, quote, short
 
 
 def resolve_path(path, config_path=None):
@@ -168,7 +168,7 @@ def config_from_checkpoint(state, path):
     metadata = state["model"].get("metadata")
     config = metadata.get("config") if isinstance(metadata, dict) else None
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: this checkpoint holds no config (it was not written by main.py); "
+        raise CheckpointError(f"{path}: this checkpoint holds no config (it was not written by main.py); "
                          "continue it from Python with network.fit(..., resume=path)")
     return validate_config(config, f"{path}: config"), state.get("extra", {}).get("config_path")
 
@@ -325,8 +325,8 @@ def read_rows_for_model(path, metadata, delimiter=None):
     header, rows = read_csv_rows(path, delimiter)
     missing = [name for name in features if name not in header]
     if missing:
-        raise DataError(f"{path}: missing feature column(s) {', '.join(map(repr, missing))}; "
-                        f"the model needs {', '.join(features)}" + header_hint(header, delimiter))
+        raise DataError(f"{path}: missing feature column(s) {short(', '.join(map(quote, missing)), 400)}; "
+                        f"the model needs {short(', '.join(features), 400)}" + header_hint(header, delimiter))
     if target in header:
         return load_csv(path, target, features, delimiter, metadata["task"], metadata.get("class_names"))
     positions = [header.index(name) for name in features]

@@ -27,8 +27,10 @@ from app.checkpoints import (Checkpoint, CheckpointError, _is_count, _is_number,
 from callbacks import Callback
 
 
-class TrainingDiverged(FloatingPointError):
-    """The loss or a gradient became NaN or infinite; the message says where and what to try."""
+class TrainingDiverged(InputError, FloatingPointError):
+    """The loss or a gradient became NaN or infinite; the message says where and what to try.
+
+    An input error: the config's learning rate, data or architecture made it diverge."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):

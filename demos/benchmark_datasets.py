@@ -33,7 +33,7 @@ import time  # noqa: E402
 from app import pipeline  # noqa: E402
 from app.config import load_config  # noqa: E402
 from metrics import regression_scores  # noqa: E402
-from utils import make_rng  # noqa: E402
+from utils import InputError, make_rng  # noqa: E402
 
 # data set -> (config file, the metric, the mean test score to reach)
 BENCHMARKS = {
@@ -111,6 +111,14 @@ def format_table(rows):
 
 
 def main(argv=None):
+    try:
+        return run(argv)
+    except InputError as error:  # a damaged config or data file: one line; anything else is a bug
+        print("error: " + str(error).replace("\n", " "), file=sys.stderr)
+        return 2
+
+
+def run(argv=None):
     parser = argparse.ArgumentParser(description="Mean and worst test score of each data set's config "
                                                  "over seeded 80/20 splits.")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS),

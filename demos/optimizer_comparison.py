@@ -34,7 +34,7 @@ from app.config import validate_config  # noqa: E402
 from losses import get_loss  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import get_optimizer  # noqa: E402
-from utils import check_writable, make_rng  # noqa: E402
+from utils import InputError, check_writable, make_rng  # noqa: E402
 
 OUTPUT = os.path.join(ROOT, "demos", "output")
 TARGET_ACCURACY = 0.95
@@ -141,7 +141,7 @@ def main(argv=None):
     try:
         for path in (args.chart, args.model):
             check_writable(path)  # now, not after training
-    except OSError as error:
+    except InputError as error:
         parser.error(str(error))
 
     results = compare(args.epochs, args.seed)

@@ -45,8 +45,8 @@ from optimizers import Adam  # noqa: E402
 from datasets import one_hot  # noqa: E402
 from demos.hilbert import hilbert_flatten, hilbert_resample, hilbert_unflatten  # noqa: E402
 from metrics import confusion_matrix, format_confusion_matrix  # noqa: E402
-from utils import check_writable, make_rng  # noqa: E402
-from demos.square_drawing import DisplayUnavailable, open_window  # noqa: E402  (tkinter only when drawing)
+from utils import InputError, check_writable, make_rng  # noqa: E402
+from demos.square_drawing import open_window  # noqa: E402  (tkinter only when drawing)
 from demos.square_shapes import (blur_image, center_image, generate_dataset,  # noqa: E402
                                  read_image_file, render, shift_image)
 
@@ -58,7 +58,7 @@ VALIDATION_IMAGES = 200  # scored after each epoch; the test sets are separate
 DRAW_GRID = 32
 
 
-class CommandLineError(Exception):
+class CommandLineError(InputError):
     """A mistake on the command line itself (unknown option, bad value)."""
 
 
@@ -476,9 +476,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except (CommandLineError, ValueError, OSError, FloatingPointError, DisplayUnavailable) as error:
-        # one line, no traceback: a bad file, a missing model or no display is not a bug
-        message = str(error).replace("\n", " ")
+    except InputError as error:
+        # one line, no traceback: a bad file, a missing model or no display is not a bug;
+        # any other exception is one, and shows its traceback
+        message = str(error).replace("\r", " ").replace("\n", " ")
         print(f"error: {message}", file=sys.stderr)
         return 2
     return 0

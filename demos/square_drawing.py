@@ -9,13 +9,14 @@ needs it.
 """
 
 from demos.square_shapes import DrawingGrid
+from utils import InputError
 
 CELL_PIXELS = 14  # screen pixels per grid cell: 32 cells make a 448-pixel canvas
 INK, PAPER, GRID_LINES = "black", "white", "#e4e4e4"
 
 
-class DisplayUnavailable(RuntimeError):
-    """The window cannot open: no tkinter, or no display to open it on."""
+class DisplayUnavailable(InputError):
+    """The window cannot open: no tkinter, or no display to open it on (a one-line error, not a bug)."""
 
 
 def open_window(load_model, classify, grid_size=32):

@@ -2,8 +2,9 @@
 
 Everything here is plain lists: an image is a list of `size` rows, each a list
 of `size` floats, 1.0 for an "on" pixel and 0.0 for "off"; x is the column and
-y the row. Nothing imports the framework or tkinter, so the tests can generate,
-read and draw images without a display.
+y the row. Nothing imports the network or tkinter (only utils.py, for the
+InputError a bad image file raises), so the tests can generate, read and draw
+images without a display.
 
     generate_dataset(n, size, rng)     balanced images and labels (1 = square)
     generate_image(kind, size, rng)    one image of a named kind (see KINDS)
@@ -21,6 +22,8 @@ circles, triangles, lines, and empty or speckled images.
 import math
 import os
 import random
+
+from utils import InputError, quote
 
 POSITIVE_KINDS = ("filled_square", "outlined_square", "hand_drawn_square")
 NEGATIVE_KINDS = ("filled_rectangle", "outlined_rectangle", "filled_circle", "outlined_circle",
@@ -419,37 +422,41 @@ def render(image):
     return "\n".join("".join("#" if value >= 0.5 else "." for value in row) for row in image)
 
 
+class ImageFileError(InputError):
+    """An image file that cannot be read as a shape; the message names the file and the line."""
+
+
 def parse_image(text, source="<text>"):
     """Rows of '#' and '.' -> image; errors name `source` and the line. See read_image_file."""
     lines = text.split("\n")
     while lines and not lines[-1].strip():
         lines.pop()  # blank lines at the end are fine
     if not lines:
-        raise ValueError("{}: no image found (empty); expected rows of '#' (on) and '.' (off)"
+        raise ImageFileError("{}: no image found (empty); expected rows of '#' (on) and '.' (off)"
                          .format(source))
     image = []
     width = None
     for number, line in enumerate(lines, start=1):
         row = line.strip()
         if not row:
-            raise ValueError("{} line {}: blank line inside the image (only trailing blank lines "
+            raise ImageFileError("{} line {}: blank line inside the image (only trailing blank lines "
                              "are allowed)".format(source, number))
         indent = len(line) - len(line.lstrip())
         for column, character in enumerate(row, start=indent + 1):
             if character not in "#.":
-                raise ValueError("{} line {}: unexpected character {!r} at column {}; use '#' "
-                                 "for on and '.' for off".format(source, number, character, column))
+                raise ImageFileError("{} line {}: unexpected character {} at column {}; use '#' "
+                                 "for on and '.' for off".format(source, number, quote(character), column))
         if width is None:
             width = len(row)
             if width not in FILE_SIDES:
-                raise ValueError("{} line {}: row has {} characters; the image must be square "
+                raise ImageFileError("{} line {}: row has {} characters; the image must be square "
                                  "with side 4, 8, 16, 32 or 64".format(source, number, width))
         elif len(row) != width:
-            raise ValueError("{} line {}: expected {} characters, found {}"
+            raise ImageFileError("{} line {}: expected {} characters, found {}"
                              .format(source, number, width, len(row)))
         image.append([1.0 if character == "#" else 0.0 for character in row])
     if len(image) != width:
-        raise ValueError("{} line {}: expected {} rows to make a square image {} wide, found {}"
+        raise ImageFileError("{} line {}: expected {} rows to make a square image {} wide, found {}"
                          .format(source, min(len(image), width) + 1, width, width, len(image)))
     return image
 
@@ -459,25 +466,25 @@ def read_image_file(path):
 
     All rows have the same length, the image is square, and its side is 4, 8,
     16, 32 or 64. Whitespace around a row and blank lines at the end are
-    ignored. Anything else raises ValueError with a one-line message naming the
+    ignored. Anything else raises ImageFileError with a one-line message naming the
     file and, where there is one, the line: "shape.txt line 3: expected 16
     characters, found 15".
     """
     name = os.fspath(path)
     if os.path.isdir(path):
-        raise ValueError("{}: is a directory, expected a text file of '#' and '.' rows"
+        raise ImageFileError("{}: is a directory, expected a text file of '#' and '.' rows"
                          .format(name))
     try:
         with open(path, "rb") as file:
             data = file.read()
     except OSError as error:
         message = "{}: cannot read the file ({})".format(name, error.strerror or error)
-        raise ValueError(message) from None
+        raise ImageFileError(message) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
-        raise ValueError("{} line {}: byte 0x{:02x} is not text (UTF-8); expected '#' and '.'"
+        raise ImageFileError("{} line {}: byte 0x{:02x} is not text (UTF-8); expected '#' and '.'"
                          .format(name, line, data[error.start])) from None
     return parse_image(text, name)
 

@@ -20,7 +20,7 @@ from matrix import Matrix  # noqa: E402
 from datasets import (DataError, Normalizer, delimiter_problem, load_csv, one_hot, read_csv_rows,
     sorted_class_names, train_test_split)  # noqa: E402
 from metrics import accuracy, confusion_matrix, precision_recall_f1, regression_scores  # noqa: E402
-from utils import check_writable, make_rng, write_atomic  # noqa: E402
+from utils import InputError, check_writable, finite_sum, make_rng, quote, write_atomic  # noqa: E402
 
 
 class TempFolderTest(unittest.TestCase):
@@ -415,15 +415,20 @@ class WriteAtomicTest(TempFolderTest):
             self.assertEqual(f.read(), "old contents")
         self.assertEqual(os.listdir(self.folder.name), ["out.json"])
 
-    def test_a_missing_folder_is_an_error(self):
-        with self.assertRaises(OSError):
+    def test_a_missing_folder_is_an_input_error(self):
+        with self.assertRaisesRegex(InputError, "does not exist"):
             write_atomic(os.path.join(self.folder.name, "no", "out.json"), "x")
+
+    def test_writing_onto_a_directory_is_an_input_error_and_leaves_it(self):
+        with self.assertRaisesRegex(InputError, "is a directory, expected a file path"):
+            write_atomic(self.folder.name, "x")
+        self.assertEqual(os.listdir(self.folder.name), [])
 
     def test_check_writable(self):
         check_writable(os.path.join(self.folder.name, "new.json"))  # fine: nothing raised
-        with self.assertRaisesRegex(OSError, "is a directory"):
+        with self.assertRaisesRegex(InputError, "is a directory"):
             check_writable(self.folder.name)
-        with self.assertRaisesRegex(OSError, "does not exist"):
+        with self.assertRaisesRegex(InputError, "does not exist"):
             check_writable(os.path.join(self.folder.name, "no", "out.json"))
 
     def test_make_rng_is_private_and_reproducible(self):
