@@ -172,7 +172,7 @@ def epoch_row(repeats, clock):
         optimizer = Adam(network.parameters(), lr=0.001)
         if old:
             old_style(optimizer)
-        network.fit(X, Y, run.CrossEntropy(), optimizer, epochs=1, batch_size=32, rng=rng, verbose=False)
+        network.fit(X, Y, run.CrossEntropy(), optimizer, epochs=1, batch_size=32, rng=rng)
         return network
 
     same = largest_difference(fit(True).parameters(), fit(False).parameters())

@@ -238,7 +238,7 @@ def fit_digits(X, Y, hidden=64, epochs=1, seed=0):
     rng = random.Random(seed)
     network = digits_network(rng, hidden)
     optimizer = Adam(network.parameters(), lr=0.001)
-    network.fit(X, Y, CrossEntropy(), optimizer, epochs=epochs, batch_size=32, rng=rng, verbose=False)
+    network.fit(X, Y, CrossEntropy(), optimizer, epochs=epochs, batch_size=32, rng=rng)
     return network
 
 
@@ -293,7 +293,7 @@ def square_detector_rows(bench):
     def epoch():
         model = square_detector.build_network(16, 32, 0)
         model.fit(X, Y, CrossEntropy(), Adam(model.parameters(), lr=0.003), epochs=1, batch_size=32,
-                  rng=random.Random(0), verbose=False)
+                  rng=random.Random(0))
 
     medians, _ = bench.interleave([epoch, lambda: network.predict(X)], 5)
     shape = "256-32-2, LeakyReLU, {} images of 16x16, {:.0%} zero pixels".format(n_images, zero_share)
