@@ -25,6 +25,7 @@ import threading
 from app.checkpoints import (Checkpoint, CheckpointError, _is_count, _is_number,  # noqa: F401 (re-exported)
                              load_checkpoint, restore_training, save_checkpoint, training_state)
 from callbacks import Callback
+from utils import InputError
 
 
 class TrainingDiverged(InputError, FloatingPointError):
