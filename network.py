@@ -29,6 +29,24 @@ LAYER_TYPES = {"Dense": Dense, "Dropout": Dropout, "BatchNorm": BatchNorm}
 LAYER_TYPES.update({cls.__name__: cls for cls in ACTIVATIONS.values()})
 
 
+def register_layer(cls):
+    """Make a custom layer class loadable: a saved model names it by class name. A class with a
+    config `name` (an activation-like layer, such as an AutogradLayer Swish with name = "swish")
+    is also registered as an activation, so a config's "activation" can name it. Returns cls,
+    so that it can decorate the class."""
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise TypeError(f"register_layer needs a subclass of layers.Layer, got {cls!r:.60}")
+    kind = cls.__name__
+    if LAYER_TYPES.get(kind, cls) is not cls:
+        raise ValueError(f"a different layer class is already registered as {kind!r}")
+    if cls.name is not None:
+        if ACTIVATIONS.get(cls.name, cls) is not cls:
+            raise ValueError(f"activation name {cls.name!r} is already taken by {ACTIVATIONS[cls.name].__name__}")
+        ACTIVATIONS[cls.name] = cls
+    LAYER_TYPES[kind] = cls
+    return cls
+
+
 class _InputShape(Layer):
     """A stand-in first layer that only declares the input shape (for summary(n_inputs))."""
 
@@ -371,7 +389,8 @@ def _layer_from_dict(entry, where):
         raise ModelFileError(f"{where}: must be an object")
     kind = entry.get("type")
     if not isinstance(kind, str) or kind not in LAYER_TYPES:  # a list or dict here is unhashable
-        raise ModelFileError(f"{where}: unknown layer type {kind!r}; valid: {', '.join(sorted(LAYER_TYPES))}")
+        raise ModelFileError(f"{where}: unknown layer type {kind!r}; valid: {', '.join(sorted(LAYER_TYPES))} "
+                             "(a custom layer must be registered first: network.register_layer)")
     config = entry.get("config", {})
     if not isinstance(config, dict):
         raise ModelFileError(f"{where}.config: must be an object")

@@ -44,7 +44,8 @@ class Optimizer:
         if not params:
             raise ValueError(f"{name} was given no parameters to optimize")
         for index, param in enumerate(params):
-            # a Parameter: a Matrix .value and its .grad (a layer or a bare Matrix is a common slip)
+            # a Parameter (or an autograd Tensor): a Matrix .value and its .grad (a layer or a bare Matrix
+            # is a common slip)
             if not isinstance(getattr(param, "value", None), Matrix) or not hasattr(param, "grad"):
                 raise TypeError(f"{name}: item {index} of the parameters is a {type(param).__name__}, not a "
                                 "Parameter; pass network.parameters() (or layer.parameters())")
@@ -55,15 +56,17 @@ class Optimizer:
         self.state = [{} for _ in params]
 
     def zero_grad(self):
-        """Set every parameter's gradient to zero."""
+        """Clear every parameter's gradient (a Parameter's to zeros, an autograd Tensor's to None)."""
         for p in self.params:
             p.zero_grad()
 
     def step(self):
-        """Apply one update to every parameter from its current .grad."""
+        """Apply one update to every parameter from its current .grad. A parameter whose .grad is
+        None (an autograd Tensor that took no part in the last backward) is skipped, as in torch.optim."""
         self.t += 1
         for param, state in zip(self.params, self.state):
-            self._update(param, state)
+            if param.grad is not None:
+                self._update(param, state)
 
     def _gradient(self, param):
         """g = grad + lambda * p: L2 weight decay added to the gradient (as torch.optim's weight_decay)."""
