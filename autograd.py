@@ -77,19 +77,19 @@ def _broadcast(op, a, b, symbol):
     (1, c) row repeated over the other's rows, or a 1x1 matrix used as a scalar."""
     (n, c), (m, d) = a.shape, b.shape
     if (n, c) == (m, d):
-        return Matrix._wrap([list(map(op, x, y)) for x, y in zip(a.rows, b.rows)], c)
+        return Matrix.from_rows([list(map(op, x, y)) for x, y in zip(a.rows, b.rows)], c)
     if (m, d) == (1, c):
         row = b.rows[0]
-        return Matrix._wrap([list(map(op, x, row)) for x in a.rows], c)
+        return Matrix.from_rows([list(map(op, x, row)) for x in a.rows], c)
     if (n, c) == (1, d):
         row = a.rows[0]
-        return Matrix._wrap([list(map(op, row, y)) for y in b.rows], d)
+        return Matrix.from_rows([list(map(op, row, y)) for y in b.rows], d)
     if (m, d) == (1, 1):
         value = b.rows[0][0]
-        return Matrix._wrap([[op(x, value) for x in row] for row in a.rows], c)
+        return Matrix.from_rows([[op(x, value) for x in row] for row in a.rows], c)
     if (n, c) == (1, 1):
         value = a.rows[0][0]
-        return Matrix._wrap([[op(value, y) for y in row] for row in b.rows], d)
+        return Matrix.from_rows([[op(value, y) for y in row] for row in b.rows], d)
     raise ValueError(f"cannot apply {symbol} to shapes {a.shape} and {b.shape}: need equal shapes, "
                      f"a (1, c) row with c the other's columns, or a 1x1 scalar")
 
@@ -100,12 +100,12 @@ def _reduce_to(grad, shape):
     if grad.shape == shape:
         return grad
     if shape == (1, 1):
-        return Matrix._wrap([[grad.sum()]], 1)
+        return Matrix.from_rows([[grad.sum()]], 1)
     return grad.sum(axis=0)
 
 
 def _negate(grad):
-    return Matrix._wrap([[-g for g in row] for row in grad.rows], grad.shape[1])
+    return Matrix.from_rows([[-g for g in row] for row in grad.rows], grad.shape[1])
 
 
 def _checked_map(fn, matrix, what):
@@ -218,7 +218,7 @@ class Tensor:
             if self.shape != (1, 1):
                 raise ValueError(f"backward() without a gradient needs a 1x1 result (a loss), got shape "
                                  f"{self.shape}; pass the upstream gradient: backward(grad)")
-            grad = Matrix._wrap([[1.0]], 1)
+            grad = Matrix.from_rows([[1.0]], 1)
         elif not isinstance(grad, Matrix) or grad.shape != self.shape:
             raise ValueError(f"backward(grad): grad must be a Matrix of shape {self.shape}, got "
                              f"{getattr(grad, 'shape', type(grad).__name__)}")
@@ -332,8 +332,7 @@ class Tensor:
         """A node whose backward is dA = dY * local(A, Y), entry by entry; `local(x, y)` is
         the derivative of the operation at input x with output y."""
         def backward(grad):
-            return (Matrix._wrap([list(map(local, xrow, yrow, grow)) for xrow, yrow, grow
-                                  in zip(self.data.rows, data.rows, grad.rows)], grad.shape[1]),)
+            return (Matrix.combine(local, self.data, data, grad),)
         return Tensor.from_op(data, (self,), backward, op, rule)
 
     def __neg__(self):
@@ -378,10 +377,10 @@ class Tensor:
     def relu(self):
         """Y = max(0, A).      dA = dY where A > 0, else 0 (0 at A = 0, as PyTorch)"""
         rows = self.data.rows
-        data = Matrix._wrap([[x if x > 0.0 else 0.0 for x in row] for row in rows], self.shape[1])
+        data = Matrix.from_rows([[x if x > 0.0 else 0.0 for x in row] for row in rows], self.shape[1])
 
         def backward(grad):  # Y > 0 exactly where A > 0: the output is the mask
-            return (Matrix._wrap([[g if y > 0.0 else 0.0 for g, y in zip(grow, yrow)]
+            return (Matrix.from_rows([[g if y > 0.0 else 0.0 for g, y in zip(grow, yrow)]
                                   for grow, yrow in zip(grad.rows, data.rows)], grad.shape[1]),)
         return Tensor.from_op(data, (self,), backward, "relu", "dA = dY where A > 0, else 0")
 
@@ -405,7 +404,7 @@ class Tensor:
             for grow, yrow in zip(grad.rows, data.rows):
                 dot = sum(map(_mul, grow, yrow))
                 out.append([y * (g - dot) for g, y in zip(grow, yrow)])
-            return (Matrix._wrap(out, grad.shape[1]),)
+            return (Matrix.from_rows(out, grad.shape[1]),)
         return Tensor.from_op(data, (self,), backward, "softmax", "dA = Y * (dY - rowsum(dY * Y))")
 
     def log_softmax(self):
@@ -416,14 +415,14 @@ class Tensor:
             top = max(row)
             log_sum = top + _log(sum([_exp(v - top) for v in row]))
             out.append([v - log_sum for v in row])
-        data = Matrix._wrap(out, self.shape[1])
+        data = Matrix.from_rows(out, self.shape[1])
 
         def backward(grad):
             result = []
             for grow, yrow in zip(grad.rows, data.rows):
                 total = sum(grow)
                 result.append([g - _exp(y) * total for g, y in zip(grow, yrow)])
-            return (Matrix._wrap(result, grad.shape[1]),)
+            return (Matrix.from_rows(result, grad.shape[1]),)
         return Tensor.from_op(data, (self,), backward, "log_softmax", "dA = dY - softmax(A) * rowsum(dY)")
 
     # -------------------------------------------------------- reductions
@@ -433,20 +432,20 @@ class Tensor:
         entry it summed: dA_ij = dY (all), dY_j (columns) or dY_i (rows)."""
         n, c = self.shape
         if axis is None:
-            data = Matrix._wrap([[self.data.sum()]], 1)
+            data = Matrix.from_rows([[self.data.sum()]], 1)
 
             def backward(grad):
-                return (Matrix._wrap([[grad.rows[0][0]] * c for _ in range(n)], c),)
+                return (Matrix.from_rows([[grad.rows[0][0]] * c for _ in range(n)], c),)
         elif axis == 0:
             data = self.data.sum(axis=0)
 
             def backward(grad):
-                return (Matrix._wrap([list(grad.rows[0]) for _ in range(n)], c),)
+                return (Matrix.from_rows([list(grad.rows[0]) for _ in range(n)], c),)
         elif axis == 1:
             data = self.data.sum(axis=1)
 
             def backward(grad):
-                return (Matrix._wrap([[row[0]] * c for row in grad.rows], c),)
+                return (Matrix.from_rows([[row[0]] * c for row in grad.rows], c),)
         else:
             raise ValueError(f"axis must be None, 0 or 1, got {axis!r}")
         return Tensor.from_op(data, (self,), backward, "sum" if axis is None else f"sum(axis={axis})",
@@ -491,7 +490,7 @@ def as_tensor(value):
     if isinstance(value, Matrix):
         return Tensor(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Tensor(Matrix._wrap([[float(value)]], 1))
+        return Tensor(Matrix.from_rows([[float(value)]], 1))
     return None
 
 

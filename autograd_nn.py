@@ -28,13 +28,13 @@ def take(tensor, indices):
     indices = list(indices)
     if not indices or not all(_is_index(i) and 0 <= i < n for i in indices):
         raise ValueError(f"take() needs row indices in [0, {n}) for a tensor of shape {tensor.shape}")
-    data = Matrix._wrap([list(tensor.data.rows[i]) for i in indices], c)
+    data = Matrix.from_rows([list(tensor.data.rows[i]) for i in indices], c)
 
     def backward(grad):
         rows = [[0.0] * c for _ in range(n)]
         for i, grad_row in zip(indices, grad.rows):
             rows[i] = [a + g for a, g in zip(rows[i], grad_row)]
-        return (Matrix._wrap(rows, c),)
+        return (Matrix.from_rows(rows, c),)
     return Tensor.from_op(data, (tensor,), backward, "take", "dA[index] += the dY row, for each row taken")
 
 
@@ -45,13 +45,13 @@ def pick(tensor, columns):
     columns = list(columns)
     if len(columns) != n or not all(_is_index(j) and 0 <= j < c for j in columns):
         raise ValueError(f"pick() needs one column index in [0, {c}) per row, {n} in all; got {columns!r:.80}")
-    data = Matrix._wrap([[row[j]] for row, j in zip(tensor.data.rows, columns)], 1)
+    data = Matrix.from_rows([[row[j]] for row, j in zip(tensor.data.rows, columns)], 1)
 
     def backward(grad):
         rows = [[0.0] * c for _ in range(n)]
         for row, j, grad_row in zip(rows, columns, grad.rows):
             row[j] = grad_row[0]
-        return (Matrix._wrap(rows, c),)
+        return (Matrix.from_rows(rows, c),)
     return Tensor.from_op(data, (tensor,), backward, "pick", "dA[i][column i] = dY[i], 0 elsewhere")
 
 
@@ -61,11 +61,11 @@ def columns(tensor, start, stop):
     n, c = tensor.shape
     if not (_is_index(start) and _is_index(stop) and 0 <= start < stop <= c):
         raise ValueError(f"columns({start!r}, {stop!r}): need 0 <= start < stop <= {c}")
-    data = Matrix._wrap([row[start:stop] for row in tensor.data.rows], stop - start)
+    data = Matrix.from_rows([row[start:stop] for row in tensor.data.rows], stop - start)
     left, right = [0.0] * start, [0.0] * (c - stop)
 
     def backward(grad):
-        return (Matrix._wrap([left + grad_row + right for grad_row in grad.rows], c),)
+        return (Matrix.from_rows([left + grad_row + right for grad_row in grad.rows], c),)
     return Tensor.from_op(data, (tensor,), backward, f"columns[{start}:{stop}]",
                           "dA = dY in the selected columns, 0 elsewhere")
 
@@ -87,18 +87,18 @@ def concat(tensors, axis=1):
         bounds.append((start, start + t.shape[axis]))
         start += t.shape[axis]
     if axis == 1:
-        data = Matrix._wrap([list(chain.from_iterable(parts)) for parts in zip(*(t.data.rows for t in tensors))],
+        data = Matrix.from_rows([list(chain.from_iterable(parts)) for parts in zip(*(t.data.rows for t in tensors))],
                             start)
 
         def backward(grad):
-            return tuple(Matrix._wrap([row[a:b] for row in grad.rows], b - a) if t.requires_grad else None
+            return tuple(Matrix.from_rows([row[a:b] for row in grad.rows], b - a) if t.requires_grad else None
                          for t, (a, b) in zip(tensors, bounds))
     else:
         width = tensors[0].shape[1]
-        data = Matrix._wrap([row for t in tensors for row in t.data.rows], width)
+        data = Matrix.from_rows([row for t in tensors for row in t.data.rows], width)
 
         def backward(grad):
-            return tuple(Matrix._wrap(grad.rows[a:b], width) if t.requires_grad else None
+            return tuple(Matrix.from_rows(grad.rows[a:b], width) if t.requires_grad else None
                          for t, (a, b) in zip(tensors, bounds))
     return Tensor.from_op(data, tuple(tensors), backward, f"concat(axis={axis})", "dA of each part = its block of dY")
 

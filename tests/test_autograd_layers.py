@@ -200,7 +200,7 @@ class AutogradLayerTest(unittest.TestCase):
         self.assertIn("Swish()", summary)
         self.assertRegex(summary, r"Scale\(8\)\s+\(None, 8\)\s+16")
         network.fit(X, Y, CrossEntropy(), Adam(network.parameters(), lr=0.05), epochs=300, batch_size=4,
-                    rng=rng, verbose=False)
+                    rng=rng)
         self.assertEqual(network.predict_classes(X), [0, 1, 1, 0])
         self.assertNotEqual(network.layers[2].scale.data.rows, [[1.0] * 8])  # the custom parameters trained
         with tempfile.TemporaryDirectory() as folder:
