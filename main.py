@@ -86,7 +86,8 @@ def run_train(args):
     network.save(model_path)
     print(f"model saved to {model_path}")
     if plot and history["loss"]:
-        save_svg(plot, training_chart_svg(history))
+        save_svg(plot, training_chart_svg(history, title=pipeline.chart_title(config, config_path, network),
+                                          marks=pipeline.chart_marks(network)))
         print(f"training curves saved to {plot}")
 
 

@@ -127,12 +127,17 @@ def _split_at_gaps(points, usable):
 
 
 def line_chart_svg(series, title="", x_label="epoch", y_label="loss",
-                   width=720, height=420, log_y=False):
+                   width=720, height=420, log_y=False, x_from=None, marks=(), legend_chars=None):
     """Return a standalone SVG document plotting one line per series.
 
     series: mapping (or list of (name, values) pairs) of curve name -> list of
         y values, plotted at x = 1..n, or -> list of (x, y) pairs.
     log_y: use a base-10 logarithmic y axis (values <= 0 are skipped).
+    x_from: start the x axis exactly there (epochs start at 1, not at the tick 0 below).
+    marks: (x, label) pairs drawn as dashed vertical lines (<g class="mark">), e.g. the
+        epoch whose weights early stopping kept.
+    legend_chars: size the legend for names this long (charts stacked one under the other
+        then share one plot width); by default the longest name's length.
     Each curve is a <g class="series" data-series="name"> holding one
     <polyline> per unbroken run of finite points (a lone point is a <circle>);
     the legend has one <g class="legend-entry" data-series="name"> per curve.
@@ -159,6 +164,11 @@ def line_chart_svg(series, title="", x_label="epoch", y_label="loss",
     ys = [y for _, y in plotted]
     x_ticks = nice_ticks(min(xs), max(xs), integer=all(x == int(x) for x in xs))
     x_min, x_max = x_ticks[0], x_ticks[-1]
+    if x_from is not None and x_from < max(xs):
+        # the axis runs from x_from to the last x exactly (epoch 1 to the last epoch), so the
+        # curves fill the box; the round ticks in between stay
+        x_min, x_max = x_from, max(xs)
+        x_ticks = [x_from] + [t for t in x_ticks if x_from < t < x_max] + [x_max]
     if log_y:
         y_ticks = _log_ticks(min(ys), max(ys))
         y_labels = [format_number(10.0 ** k) for k in y_ticks]
@@ -169,7 +179,7 @@ def line_chart_svg(series, title="", x_label="epoch", y_label="loss",
 
     # Layout: room for y tick labels on the left, title on top, tick labels and
     # the x label below, and the legend on the right (sized to the longest name).
-    longest = max(len(name) for name, _ in curves)
+    longest = legend_chars or max(len(name) for name, _ in curves)
     legend_width = min(width // 3, 44 + 7 * longest)
     left, top, bottom_margin = 70, 40, 50
     plot_width = width - left - legend_width - 10
@@ -217,6 +227,16 @@ def line_chart_svg(series, title="", x_label="epoch", y_label="loss",
     out.append('<text class="y-label" x="16" y="{0}" text-anchor="middle" '
                'transform="rotate(-90 16 {0})">{1}</text>'.format(
                    num(top + plot_height / 2), _xml_text(y_label)))
+
+    for x, label in marks:
+        if x_min <= x <= x_max:
+            # the label beside the line, on the side with room (left of a line in the right half)
+            right_half = px(x) > left + plot_width / 2
+            out.append('<g class="mark"><line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#555" '
+                       'stroke-dasharray="4 3"/><text x="{3}" y="{4}" font-size="11" fill="#333" '
+                       'text-anchor="{5}">{6}</text></g>'.format(
+                           num(px(x)), top, top + plot_height, num(px(x) + (-4 if right_half else 4)),
+                           top + 12, "end" if right_half else "start", _xml_text(label)))
 
     # curves, then the legend
     legend_x, max_chars = left + plot_width + 16, max(1, (legend_width - 44) // 7)

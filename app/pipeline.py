@@ -153,14 +153,37 @@ def train(config, config_path=None, verbose=True, seed=None, diagnose=False, res
     network.metadata = model_metadata(config, data)  # before fit, so that checkpoints carry the config
     if progress is None and verbose:
         progress = Progress()
+    helpers = training_helpers(config, optimizer, config_path)
     callbacks = standard_callbacks(resume=resume, progress=progress, diagnostics=Diagnostics() if diagnose else None,
-                                   **training_helpers(config, optimizer, config_path))
+                                   **helpers)
     history = network.fit(data.inputs(data.train), data.targets(data.train), loss, optimizer,
                           epochs=training["epochs"], batch_size=training["batch_size"],
                           shuffle=training.get("shuffle", True), validation_data=validation, rng=rng,
                           callbacks=callbacks)
+    stopper = helpers["early_stopping"]
+    if stopper is not None and stopper.best_epoch is not None:
+        # which epoch's weights the model holds: the training chart marks it, the file keeps it
+        network.metadata["early_stopping"] = {"monitor": stopper.monitor, "best_epoch": stopper.best_epoch,
+                                              "stopped_epoch": stopper.stopped_epoch,
+                                              "restored": stopper.restore_best}
     scores = evaluate(network, data.inputs(data.test), data.test)
     return network, history, scores
+
+
+def chart_title(config, config_path, network):
+    """The training chart's title: the data file and the config it was trained with."""
+    data = os.path.basename(config["data"]["path"])
+    return f"{data} trained with {config_path}" if config_path else f"{data}: training curves"
+
+
+def chart_marks(network):
+    """(epoch, label) for the chart: the epoch whose weights early stopping kept, if it ran."""
+    stopping = network.metadata.get("early_stopping")
+    if not stopping:
+        return []
+    # where it stopped needs no mark: the curves end there
+    kept = stopping["best_epoch"] if stopping["restored"] else None
+    return [(kept, f"weights kept: epoch {kept}")] if kept else []
 
 
 def config_from_checkpoint(state, path):

@@ -13,6 +13,8 @@ pile up into one unreadable line, so only the finished epoch lines are printed.
 Standard library only.
 """
 
+import math
+import re
 import shutil
 import sys
 import time
@@ -122,14 +124,47 @@ class Progress(Callback):
 
 
 # ------------------------------------------------------------------- charts
-def training_chart_svg(history, title="Training curves"):
-    """An SVG line chart of every per-epoch series in `history` except the learning rate:
-    loss and val_loss, and for classifiers accuracy and val_accuracy, on one shared axis."""
-    series = [(key, values) for key, values in history.items() if key != "lr" and values]
-    if not series:
+def spans_decades(values):
+    """True when the finite positive values span more than a factor of 10: a log axis then shows
+    the whole run, where a linear one flattens everything but the largest values."""
+    positive = [v for v in values if math.isfinite(v) and v > 0]
+    return bool(positive) and max(positive) > 10 * min(positive)
+
+
+def training_chart_svg(history, title="Training curves", marks=(), width=720):
+    """The training curves as one SVG: a panel for the loss (train and validation; a log axis
+    when it spans decades, as a diverging run does), and below it a panel for the metric
+    (accuracy) when the run has one, each on its own axis, epochs from 1. `marks` are (epoch,
+    label) pairs drawn on both panels, such as the epoch early stopping kept."""
+    losses = [(key, values) for key, values in history.items() if key.endswith("loss") and values]
+    metrics = [(key, values) for key, values in history.items()
+               if key != "lr" and not key.endswith("loss") and values]
+    if not losses:
         raise ValueError("the training history is empty: nothing to plot")
-    y_label = "loss / accuracy" if any(key.endswith("accuracy") for key, _ in series) else "loss"
-    return line_chart_svg(series, title=title, x_label="epoch", y_label=y_label)
+    log_loss = spans_decades([v for _, values in losses for v in values])
+    names = max(len(key) for key, _ in losses + metrics)  # one legend width: the panels line up
+    panels = [line_chart_svg(losses, title=title, y_label="loss (log scale)" if log_loss else "loss",
+                             width=width, height=360, log_y=log_loss, x_from=1, marks=marks, legend_chars=names)]
+    if metrics:
+        label = " / ".join(sorted({key.replace("val_", "") for key, _ in metrics}))
+        panels.append(line_chart_svg(metrics, y_label=label, width=width, height=300, x_from=1, marks=marks,
+                                     legend_chars=names))
+    return stack_svg(panels, width)
+
+
+def stack_svg(documents, width):
+    """SVG documents from line_chart_svg, one under the other, as one SVG (nested <svg> panels)."""
+    heights = [int(re.search(r'height="(\d+)"', doc).group(1)) for doc in documents]
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" viewBox="0 0 {0} {1}">'.format(
+               width, sum(heights))]
+    top = 0
+    for doc, height in zip(documents, heights):
+        body = doc.split("\n", 1)[1]  # without the XML declaration
+        out.append(body.replace("<svg ", '<svg class="panel" y="{}" '.format(top), 1).rstrip())
+        top += height
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
 
 
 def loss_text_chart(history, width=60, height=10):

@@ -7,6 +7,7 @@ import os
 import random
 import sys
 import unittest
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -143,6 +144,9 @@ class ProgressTest(unittest.TestCase):
         self.assertEqual(out.getvalue(), "")
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
 class ChartTest(unittest.TestCase):
     def test_the_svg_has_training_and_validation_curves_but_not_the_rate(self):
         history = {"loss": [1.0, 0.5, 0.4], "accuracy": [0.5, 0.7, 0.8], "val_loss": [1.1, 0.6, 0.5],
@@ -151,7 +155,49 @@ class ChartTest(unittest.TestCase):
         for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
             self.assertIn(f'data-series="{name}"', svg)
         self.assertNotIn('data-series="lr"', svg)
-        self.assertIn("loss / accuracy", svg)
+
+    def panels(self, svg):
+        """Each panel of the chart: its y label, its series and its x tick labels."""
+        root = ET.fromstring(svg.split("\n", 1)[1])
+        found = []
+        for panel in root.findall(f"{SVG}svg"):
+            label = panel.find(f"{SVG}text[@class='y-label']").text
+            series = [g.get("data-series") for g in panel.findall(f"{SVG}g[@class='series']")]
+            ticks = [t.text for t in panel.find(f"{SVG}g[@class='x-ticks']")]
+            found.append((label, series, ticks))
+        return found
+
+    def test_loss_and_accuracy_have_panels_of_their_own_with_epochs_from_one(self):
+        history = {"loss": [1.0, 0.5, 0.4], "accuracy": [0.5, 0.7, 0.8], "val_loss": [1.1, 0.6, 0.5],
+                   "val_accuracy": [0.4, 0.6, 0.7], "lr": [0.1, 0.1, 0.05]}
+        self.assertEqual(self.panels(training_chart_svg(history, title="iris.csv trained with iris.json")), [
+            ("loss", ["loss", "val_loss"], ["1", "2", "3"]),
+            ("accuracy", ["accuracy", "val_accuracy"], ["1", "2", "3"])])
+        self.assertIn("iris.csv trained with iris.json", training_chart_svg(history, title="iris.csv trained with iris.json"))
+
+    def test_a_loss_that_spans_decades_gets_a_log_axis(self):
+        diverging = {"loss": [1.0, 0.8, 50.0, 3e20, float("inf")], "lr": [0.1] * 5}
+        self.assertEqual(self.panels(training_chart_svg(diverging))[0][0], "loss (log scale)")
+        calm = {"loss": [1.0, 0.5, 0.2], "lr": [0.1] * 3}
+        self.assertEqual(self.panels(training_chart_svg(calm)), [("loss", ["loss"], ["1", "2", "3"])])
+
+    def test_the_cli_chart_names_the_data_and_config_and_marks_the_kept_epoch(self):
+        from app import pipeline
+        network = Network([Dense(2, 2)], metadata={"early_stopping": {
+            "monitor": "val_loss", "best_epoch": 7, "stopped_epoch": 12, "restored": True}})
+        self.assertEqual(pipeline.chart_marks(network), [(7, "weights kept: epoch 7")])
+        network.metadata["early_stopping"]["restored"] = False
+        self.assertEqual(pipeline.chart_marks(network), [])
+        self.assertEqual(pipeline.chart_marks(Network([Dense(2, 2)])), [])
+        config = {"data": {"path": "data/iris.csv"}}
+        self.assertEqual(pipeline.chart_title(config, "configs/iris.json", network),
+                         "iris.csv trained with configs/iris.json")
+
+    def test_the_early_stopping_epoch_is_marked_on_every_panel(self):
+        history = {"loss": [1.0, 0.5, 0.4, 0.3], "accuracy": [0.5, 0.7, 0.8, 0.9], "lr": [0.1] * 4}
+        svg = training_chart_svg(history, marks=[(2, "weights kept: epoch 2")])
+        self.assertEqual(svg.count('class="mark"'), 2)
+        self.assertIn("weights kept: epoch 2", svg)
 
     def test_the_text_chart_spans_the_loss(self):
         text = loss_text_chart({"loss": [2.0, 1.0, 0.5]})
