@@ -166,7 +166,96 @@ class BinaryCrossEntropy(Loss):
         )
 
 
-# The config name of each loss -> its class.
+class SequenceCrossEntropy(Loss):
+    """Softmax cross-entropy at every position of a sequence, with ignored positions.
+
+    As torch.nn.functional.cross_entropy(logits.view(-1, V), targets.view(-1),
+    ignore_index=ignore_index) with its default mean reduction. Shapes: logits
+    (n, T * V), the V scores of step t in columns t*V to (t+1)*V; targets (n, T),
+    each a class id in [0, V) or ignore_index (a position past the end of a shorter
+    sequence in a padded batch). V is read off the widths: V = (T * V) / T.
+    With z the scores and y the class of a position, and N the number of positions
+    that are not ignored:
+        L = (1/N) * sum over those positions of (logsumexp(z) - z_y)
+        dL/dz = (softmax(z) - onehot(y)) / N      and 0 at an ignored position.
+    An ignored position neither adds to L nor counts in N, so a batch of padded
+    names gives the mean loss per real character. After forward, `count` holds N
+    and `total` the sum N * L (to average over many batches exactly).
+    """
+
+    name = "sequence_cross_entropy"
+
+    def __init__(self, ignore_index=-1):
+        if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+            raise ValueError(f"SequenceCrossEntropy ignore_index must be an integer, got {ignore_index!r}")
+        self.ignore_index = ignore_index
+
+    def _targets(self, logits, targets):
+        if not isinstance(logits, Matrix):
+            raise TypeError(f"SequenceCrossEntropy: logits must be a Matrix, got {type(logits).__name__}")
+        rows = targets.rows if isinstance(targets, Matrix) else targets
+        if not isinstance(rows, (list, tuple)) or len(rows) != logits.shape[0]:
+            raise ValueError(f"SequenceCrossEntropy: {logits.shape[0]} rows of logits need as many rows of targets")
+        steps = len(rows[0])
+        if steps == 0 or logits.shape[1] % steps:
+            raise ValueError(f"SequenceCrossEntropy: rows of {logits.shape[1]} logits do not split into "
+                             f"{steps} positions")
+        classes, ignore = logits.shape[1] // steps, self.ignore_index
+        checked = []
+        for i, row in enumerate(rows):
+            ids = [int(y) for y in row] if len(row) == steps else None
+            if ids is None or ids != list(row) or any(not 0 <= y < classes and y != ignore for y in ids):
+                for t, y in enumerate(row):
+                    if isinstance(y, bool) or y != int(y) or (not 0 <= y < classes and y != ignore):
+                        raise ValueError(f"SequenceCrossEntropy: target {y!r} at row {i}, position {t} is not "
+                                         f"a class id from 0 to {classes - 1} or the ignore_index {ignore}")
+                raise ValueError(f"SequenceCrossEntropy: row {i} of the targets has {len(row)} positions, "
+                                 f"row 0 has {steps}")
+            checked.append(ids)
+        return checked, classes
+
+    def forward(self, logits, targets):
+        targets, classes = self._targets(logits, targets)
+        exp, log, ignore = math.exp, math.log, self.ignore_index
+        total, count, probabilities = 0.0, 0, []
+        for scores, row in zip(logits.rows, targets):
+            for start, y in zip(range(0, len(scores), classes), row):
+                if y == ignore:
+                    continue
+                z = scores[start:start + classes]
+                top = max(z)  # subtract the maximum: exp() of a large score overflows
+                exps = [exp(v - top) for v in z]
+                sum_exps = sum(exps)
+                total += top + log(sum_exps) - z[y]
+                count += 1
+                probabilities.append([e / sum_exps for e in exps])
+        if count == 0:
+            raise ValueError(f"SequenceCrossEntropy: every target is the ignore_index {ignore}: no position to score")
+        self.targets, self.classes, self.probabilities = targets, classes, probabilities
+        self.total, self.count = total, count
+        return total / count
+
+    def backward(self):
+        self._check_forward_ran("probabilities")
+        scale, classes, ignore = 1.0 / self.count, self.classes, self.ignore_index
+        probabilities = iter(self.probabilities)
+        zeros = [0.0] * classes
+        out = []
+        for row in self.targets:
+            grad = []
+            for y in row:
+                if y == ignore:
+                    grad += zeros
+                    continue
+                p = [q * scale for q in next(probabilities)]
+                p[y] -= scale
+                grad += p
+            out.append(grad)
+        return Matrix.from_rows(out, classes * len(self.targets[0]))
+
+
+# The config name of each loss -> its class (SequenceCrossEntropy takes sequences of class ids,
+# not the rows of a CSV file, so configs do not offer it).
 LOSSES = {"mse": MSE, "cross_entropy": CrossEntropy, "binary_cross_entropy": BinaryCrossEntropy}
 
 

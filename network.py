@@ -18,6 +18,8 @@ from activations import ACTIVATIONS, get_activation
 from callbacks import CallbackList, TrainingRun
 from layers import BatchNorm, Dense, Dropout, Layer
 from matrix import Matrix
+from recurrent import GRU, LSTM, RNN
+from sequence import Embedding, PositionwiseDense
 from utils import InputError, make_rng, read_json, write_atomic
 
 FORMAT_NAME = "pure-python-neural-network"
@@ -26,6 +28,7 @@ FORMAT_VERSION = 1
 # Layer type name in a saved model -> class. Loading looks names up here and
 # nowhere else, so a model file can never make us run anything else.
 LAYER_TYPES = {"Dense": Dense, "Dropout": Dropout, "BatchNorm": BatchNorm}
+LAYER_TYPES.update({cls.__name__: cls for cls in (Embedding, PositionwiseDense, RNN, LSTM, GRU)})
 LAYER_TYPES.update({cls.__name__: cls for cls in ACTIVATIONS.values()})
 
 
@@ -363,7 +366,17 @@ def _targets_as_matrix(Y, shape):
 _DECLARED_SHAPES = {
     "Dense": lambda config: ("weight", (config.get("in_features"), config.get("out_features"))),
     "BatchNorm": lambda config: ("gamma", (1, config.get("features"))),
+    "Embedding": lambda config: ("weight", (config.get("num_embeddings"), config.get("embedding_dim"))),
+    "PositionwiseDense": lambda config: ("weight", (config.get("in_features"), config.get("out_features"))),
 }
+for _cls in (RNN, LSTM, GRU):
+    _DECLARED_SHAPES[_cls.__name__] = lambda config, gates=_cls.gates: (
+        "weight_ih", (config.get("input_size"), _times(gates, config.get("hidden_size"))))
+
+
+def _times(gates, size):
+    """gates * size for a valid size; anything else as it is, for the layer's constructor to name."""
+    return gates * size if isinstance(size, int) and not isinstance(size, bool) else size
 
 
 def _check_declared_shape(kind, config, saved, where):
