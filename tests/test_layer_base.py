@@ -9,12 +9,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from activations import ACTIVATIONS  # noqa: E402
 from layers import BatchNorm, Dense, Dropout, Layer, flat_size  # noqa: E402
 from matrix import Matrix  # noqa: E402
+from recurrent import GRU, LSTM, RNN  # noqa: E402
+from sequence import Embedding, PositionwiseDense  # noqa: E402
 from network import LAYER_TYPES, Network  # noqa: E402
 
 
 def every_layer():
     """One instance of every registered layer type."""
-    built = {"Dense": Dense(3, 3), "BatchNorm": BatchNorm(3), "Dropout": Dropout(0.5)}
+    built = {"Dense": Dense(3, 3), "BatchNorm": BatchNorm(3), "Dropout": Dropout(0.5),
+             "Embedding": Embedding(3, 2), "PositionwiseDense": PositionwiseDense(3, 2),
+             "RNN": RNN(3, 2), "LSTM": LSTM(3, 2), "GRU": GRU(3, 2)}
     for cls in LAYER_TYPES.values():
         if cls.__name__ not in built:
             built[cls.__name__] = cls()
