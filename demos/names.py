@@ -50,11 +50,11 @@ from activations import Tanh  # noqa: E402  (needs the repo root on sys.path)
 from layers import Dense, seed as seed_layers  # noqa: E402
 from losses import SequenceCrossEntropy  # noqa: E402
 from matrix import Matrix  # noqa: E402
-from network import ModelFileError, Network  # noqa: E402
+from network import Network  # noqa: E402
 from optimizers import Adam, AdamW  # noqa: E402
 from recurrent import GRU, LSTM, RNN  # noqa: E402
 from sequence import Embedding, PositionwiseDense  # noqa: E402
-from utils import check_writable  # noqa: E402
+from utils import InputError, check_writable  # noqa: E402
 
 DATA_PATH = os.path.join(REPO_ROOT, "data", "names.txt")
 VOCABULARY = ".abcdefghijklmnopqrstuvwxyz"  # id 0, ".", marks both the start and the end of a name
@@ -65,8 +65,8 @@ TEST_NAMES = 1000
 MAX_SAMPLE_LENGTH = 30  # a sampled name stops here if it never draws the end token
 
 
-class CommandLineError(Exception):
-    """A mistake on the command line or in an input file: reported on one line, exit status 2."""
+class CommandLineError(InputError):
+    """A mistake on the command line or in the names file: reported on one line, exit status 2."""
 
 
 # --------------------------------------------------------------------- data
@@ -423,10 +423,7 @@ def train_command(argv, stream):
     spec = MODELS[args.model]
     settings = settings_for(spec, args)
     out = args.out or f"names_{spec.name}.json"
-    try:
-        check_writable(out)
-    except OSError as error:
-        raise CommandLineError(str(error)) from None
+    check_writable(out)  # before any work: an InputError naming the path
     names = load_names(args.data)
     train_names, test_names = split_names(names)
     reader = READERS[spec.reads]
@@ -469,10 +466,7 @@ def sample_command(argv, stream):
     args = parser.parse_args(argv)
     if args.samples < 0:
         raise CommandLineError(f"-n must be 0 or more, got {args.samples}")
-    try:
-        network = Network.load(args.model)
-    except ModelFileError as error:
-        raise CommandLineError(str(error)) from None
+    network = Network.load(args.model)  # a ModelFileError (an InputError) names the file and the field
     metadata = network.metadata
     if metadata.get("demo") != "names" or metadata.get("reads") not in READERS or \
             not isinstance(metadata.get("context"), int) or metadata.get("vocabulary") != VOCABULARY:
@@ -490,7 +484,7 @@ def main(argv=None, stream=None):
             sample_command(argv[1:], stream)
         else:
             train_command(argv, stream)
-    except CommandLineError as error:
+    except InputError as error:  # any other exception is a bug, and keeps its traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
