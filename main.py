@@ -7,6 +7,8 @@
     python main.py explain                  one training step of a tiny network, number by number
     python main.py predict --model model.json --input rows.csv    a saved model's answer for each row
     python main.py evaluate --model model.json --input rows.csv   its scores on labelled rows
+    python main.py export --model model.json --format onnx        to safetensors, PyTorch or ONNX
+    python main.py import --weights model.safetensors --output model.json   from a PyTorch nn.Sequential
 
 Every mistake in the config, the data, a model file, a checkpoint or the command
 line (an InputError, see utils.py) is reported as one line on stderr with exit
@@ -20,6 +22,7 @@ import math
 import sys
 
 from app import explain
+from app import export
 from app import pipeline
 from app.charts import save_svg
 from app.config import load_config
@@ -186,6 +189,23 @@ def run_evaluate(args):
         print(line)
 
 
+def export_parser():
+    return export.export_arguments(_Parser(
+        prog="python main.py export",
+        description="Write a saved model for PyTorch or ONNX Runtime: its weights as safetensors under the keys "
+                    "of the equivalent torch.nn.Sequential, with a model_torch.py that loads them (pytorch), or "
+                    "the whole prediction, normalization included, as an ONNX graph.",
+    ))
+
+
+def import_parser():
+    return export.import_arguments(_Parser(
+        prog="python main.py import",
+        description="Make a model of this framework from the safetensors state_dict of a PyTorch nn.Sequential "
+                    "of Linear layers and activations, so that predict, evaluate and explain work on it.",
+    ))
+
+
 # The first word on the command line chooses the command; without one, `train`.
 # Each command is (a function building its argument parser, the function that runs it).
 COMMANDS = {
@@ -193,6 +213,8 @@ COMMANDS = {
     "explain": (explain_parser, run_explain),
     "predict": (predict_parser, run_predict),
     "evaluate": (evaluate_parser, run_evaluate),
+    "export": (export_parser, export.run_export),
+    "import": (import_parser, export.run_import),
 }
 
 

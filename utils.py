@@ -73,7 +73,8 @@ def read_json(path, kind, error=InputError):
 
 
 def write_atomic(path, text):
-    """Write `text` to `path` so that a crash leaves either the old file or the new one.
+    """Write `text` (a str, written as UTF-8, or bytes) to `path` so that a crash leaves either
+    the old file or the new one.
 
     The text goes to a temporary file in the same folder, is flushed to disk, and
     is then renamed over `path`; a rename within one file system is atomic. The
@@ -81,6 +82,7 @@ def write_atomic(path, text):
     usual ones, 0666 less the umask). A path that cannot be a file (a directory, a
     missing folder) is an InputError, raised before anything is written.
     """
+    data = text.encode("utf-8") if isinstance(text, str) else text  # "\n" stays "\n" on Windows too
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise InputError(f"{short(path)}: is a directory, expected a file path")
@@ -89,8 +91,8 @@ def write_atomic(path, text):
         raise InputError(f"{short(path)}: folder {short(folder)} {what}")
     handle, temp_path = _new_temporary_file(folder)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         try:

@@ -176,7 +176,7 @@ class PermissionsTest(unittest.TestCase):
 # pathlib's write_text / write_bytes, shutil copies. write_atomic's own fdopen is the one allowed.
 WRITERS = re.compile(r"""open\([^)]*["'][wax]b?\+?["']|mode\s*=\s*["'][wax]|\bjson\.dump\(|"""
                      r"""\.write_(text|bytes)\(|shutil\.(copy|move)""")
-ALLOWED = {("utils.py", 'with os.fdopen(handle, "w", encoding="utf-8", newline="\\n") as f:')}
+ALLOWED = {("utils.py", 'with os.fdopen(handle, "wb") as f:')}
 
 
 class EveryWriterIsAtomicTest(unittest.TestCase):
