@@ -1,0 +1,138 @@
+"""A Network as an ONNX graph (opset 13) that ONNX Runtime runs with the same predictions.
+
+The graph takes `input`, the raw feature rows (batch, features), and gives `output`, what
+`python main.py predict` reports: each class's probability (batch, classes), or the
+predicted values in the target's own units (batch, targets). Node by node:
+
+    input -> Sub(shift) -> Div(scale)                  the normalization fitted on the training rows
+          -> one node per layer, from its torch form (torch_layout.py):
+             Linear       Gemm(x, weight, bias, transB=1)  Y = X @ weight.T + bias, weight (out, in)
+             BatchNorm1d  BatchNormalization(x, weight, bias, running_mean, running_var, epsilon)
+                          (float64: (x - running_mean) * inv_std * weight + bias, see _batch_norm)
+             ReLU, Sigmoid, Tanh, LeakyRelu(alpha) (float64: Max(x, alpha * x)), Softmax(axis=1);
+             Identity and Dropout: Identity
+          -> the prediction head (export.output_steps): Softmax or Sigmoid for a model that outputs
+             scores, [1 - p, p] for a single sigmoid unit, y * scale + shift for a normalized target
+          -> output
+The weights are initializers named as in the safetensors file (0.weight, 0.bias, ...).
+"""
+
+import math
+
+from app import onnx_io
+from app.safetensors_io import encode_values, Tensor
+from app.torch_layout import LayoutError, to_torch
+
+
+def _gemm(index, module, x, out, constant):
+    inputs = [x, f"{index}.weight"] + ([f"{index}.bias"] if module["bias"] else [])
+    return [("Gemm", inputs, out, {"transB": 1})]
+
+
+def _batch_norm(index, module, x, out, constant):
+    names = [f"{index}.{name}" for name in ("weight", "bias", "running_mean", "running_var")]
+    if constant.dtype == "F32":
+        return [("BatchNormalization", [x] + names, out, {"epsilon": float(module["eps"])})]
+    # float64: an attribute is a float32, which would round eps; with 1 / sqrt(var + eps) computed here as
+    # BatchNorm.forward computes it, (x - mean) * inv_std * gamma + beta gives its very bits
+    variance = constant.state[f"{index}.running_var"].values
+    inv_std = constant(f"{index}.inv_std", [1.0 / math.sqrt(v + module["eps"]) for v in variance])
+    centered, x_hat, scaled = f"{index}.centered", f"{index}.x_hat", f"{index}.scaled"
+    return [("Sub", [x, names[2]], centered, {}), ("Mul", [centered, inv_std], x_hat, {}),
+            ("Mul", [x_hat, names[0]], scaled, {}), ("Add", [scaled, names[1]], out, {})]
+
+
+def _leaky_relu(index, module, x, out, constant):
+    alpha = float(module["negative_slope"])
+    if constant.dtype == "F32":
+        return [("LeakyRelu", [x], out, {"alpha": alpha})]
+    # ONNX Runtime has no float64 LeakyRelu; for 0 <= alpha < 1, max(x, alpha * x) is the same number
+    scaled = f"{index}.scaled"
+    return [("Mul", [x, constant(f"{index}.alpha", [alpha])], scaled, {}), ("Max", [x, scaled], out, {})]
+
+
+def _plain(op_type, attributes=None):
+    return lambda index, module, x, out, constant: [(op_type, [x], out, dict(attributes or {}))]
+
+
+ONNX_FORMS = {
+    "Linear": _gemm,
+    "BatchNorm1d": _batch_norm,
+    "ReLU": _plain("Relu"),
+    "Sigmoid": _plain("Sigmoid"),
+    "Tanh": _plain("Tanh"),
+    "Identity": _plain("Identity"),
+    "Dropout": _plain("Identity"),  # inference: dropout does nothing
+    "Softmax": _plain("Softmax", {"axis": 1}),
+    "LeakyReLU": _leaky_relu,
+}
+
+
+class _Constants:
+    """The graph's initializers: the state dict, and the vectors the nodes add (called as a function)."""
+
+    def __init__(self, state, dtype):
+        self.state, self.dtype, self.tensors = state, dtype, dict(state)
+
+    def __call__(self, name, values):
+        self.tensors[name] = Tensor(self.dtype, (len(values),), list(values))
+        return name
+
+
+def onnx_model(network, steps, file_metadata, dtype="F32"):
+    """The bytes of an ONNX model computing the network's predictions from raw rows.
+
+    steps: export.output_steps of the network; file_metadata: {str: str} stored in the
+    model's metadata_props (feature names, class names, ...). LayoutError names a layer
+    that has no ONNX form.
+    """
+    modules, state = to_torch(network, dtype)
+    n_inputs = network.layers[0].input_shape
+    if n_inputs is None:
+        raise LayoutError("the first layer does not say how many features it takes")
+    n_inputs = n_inputs[0] if len(n_inputs) == 1 else None
+    constant = _Constants(state, dtype)
+    nodes, x = [], "input"
+
+    def add(op_type, inputs, output, attributes=None):
+        nodes.append([op_type, inputs, output, attributes])
+        return output
+
+    stats = network.metadata.get("normalization")
+    if stats and stats.get("method") != "none":
+        x = add("Sub", [x, constant("normalization.shift", stats["shift"])], "centered")
+        x = add("Div", [x, constant("normalization.scale", stats["scale"])], "normalized")
+    for index, module in enumerate(modules):
+        if module["module"] not in ONNX_FORMS:
+            raise LayoutError(f"layer {index} ({network.layers[index]!r}, torch {module['module']}) has no ONNX "
+                              f"form here; ONNX export covers {', '.join(sorted(ONNX_FORMS))}")
+        for op_type, inputs, output, attributes in ONNX_FORMS[module["module"]](index, module, x, f"{index}.out",
+                                                                               constant):
+            x = add(op_type, inputs, output, attributes)
+    n_outputs = network.shapes[-1][0] if network.shapes[-1] else None
+    for step in steps:
+        if step == "softmax":
+            x = add("Softmax", [x], "probabilities", {"axis": 1})
+        elif step == "sigmoid":
+            x = add("Sigmoid", [x], "probabilities")
+        elif step == "two_classes":  # P(first class) = 1 - p beside P(second class) = p
+            other = add("Sub", [constant("one", [1.0]), x], "first_class")
+            x = add("Concat", [other, x], "both_classes", {"axis": 1})
+            n_outputs = 2
+        elif step == "unscale":
+            target = network.metadata["target_normalization"]
+            x = add("Mul", [x, constant("target.scale", target["scale"])], "unscaled")
+            x = add("Add", [x, constant("target.shift", target["shift"])], "values")
+    nodes[-1][2] = "output"  # no node reads the last one's result, so it can take the graph's output name
+    # only the constants some node reads: not num_batches_tracked, nor a float64 BatchNorm's running_var
+    used = {name for _, inputs, _, _ in nodes for name in inputs}
+    nodes = [onnx_io.node_proto(op_type, inputs, [output], f"{op_type}_{number}", attributes)
+             for number, (op_type, inputs, output, attributes) in enumerate(nodes)]
+    initializers = [onnx_io.tensor_proto(name, t.dtype, t.shape, encode_values(t, name))
+                    for name, t in constant.tensors.items() if name in used]
+    graph = onnx_io.graph_proto(
+        "network", nodes, initializers,
+        [onnx_io.value_info_proto("input", dtype, ["batch", n_inputs if n_inputs else "features"])],
+        [onnx_io.value_info_proto("output", dtype, ["batch", n_outputs if n_outputs else "outputs"])],
+        doc="exported by python main.py export --format onnx")
+    return onnx_io.model_proto(graph, metadata=file_metadata)

@@ -1,0 +1,242 @@
+"""The framework's layers as the torch.nn modules of an nn.Sequential, and back.
+
+Each layer of a Network becomes one module of an `nn.Sequential`, at the same index, and
+its parameters and buffers become the tensors PyTorch's `state_dict()` would hold, under
+the same keys and in PyTorch's layouts:
+
+    layer                   module                       tensors (shape)
+    Dense(in -> out)        Linear(in, out)              i.weight (out, in) = W.T   i.bias (out,)
+    BatchNorm(F)            BatchNorm1d(F, eps, momentum) i.weight (F,) = gamma  i.bias (F,) = beta
+                                                         i.running_mean (F,)  i.running_var (F,)
+                                                         i.num_batches_tracked () int64
+    ReLU, Sigmoid, Tanh     ReLU(), Sigmoid(), Tanh()    none
+    LeakyReLU(alpha)        LeakyReLU(negative_slope=alpha)
+    Linear (identity)       Identity()
+    Softmax                 Softmax(dim=1)
+    Dropout(p)              Dropout(p)                   none (it does nothing at inference)
+
+Dense keeps W as (in, out) so that Y = X @ W + b; torch.nn.Linear keeps (out, in) and
+computes Y = X @ W.T + b: the same numbers, transposed. num_batches_tracked counts
+training batches; torch reads it only with momentum=None, and this framework does not
+count, so it is written as 0 (and ignored on import).
+
+A module is described by a plain dict, {"module": "Linear", "in_features": 4,
+"out_features": 16, "bias": true}: the `architecture` an exported file carries in its
+metadata, the list `import` reads from an architecture file, and what model_torch.py
+and the ONNX graph are generated from. New layers add one function to TO_TORCH and one
+to FROM_TORCH.
+"""
+
+import math
+
+from activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from layers import BatchNorm, Dense, Dropout
+from matrix import Matrix
+
+from app.safetensors_io import FLOAT_DTYPES, Tensor
+from utils import InputError
+
+
+class LayoutError(InputError):
+    """A layer with no torch form, or weights that do not fit an architecture; one line."""
+
+
+def transpose_flat(rows):
+    """The entries of the (a, b) matrix `rows`, transposed to (b, a), flat in row-major order."""
+    return [value for column in zip(*rows) for value in column]
+
+
+def untranspose_flat(values, a, b):
+    """The rows of the (a, b) matrix whose transpose (b, a) is `values`, flat row-major:
+    row i is values[i], values[a + i], values[2a + i], ... ."""
+    return [values[i::a] for i in range(a)]
+
+
+def _row(matrix):
+    return list(matrix.rows[0])
+
+
+# ------------------------------------------------------- framework -> torch
+def _dense(layer, dtype):
+    module = {"module": "Linear", "in_features": layer.in_features, "out_features": layer.out_features,
+              "bias": layer.bias is not None}
+    tensors = {"weight": Tensor(dtype, (layer.out_features, layer.in_features), transpose_flat(layer.weight.value.rows))}
+    if layer.bias is not None:
+        tensors["bias"] = Tensor(dtype, (layer.out_features,), _row(layer.bias.value))
+    return module, tensors
+
+
+def _batch_norm(layer, dtype):
+    module = {"module": "BatchNorm1d", "num_features": layer.features, "eps": layer.eps, "momentum": layer.momentum}
+    shape = (layer.features,)
+    tensors = {"weight": Tensor(dtype, shape, _row(layer.gamma.value)),
+               "bias": Tensor(dtype, shape, _row(layer.beta.value)),
+               "running_mean": Tensor(dtype, shape, _row(layer.running_mean)),
+               "running_var": Tensor(dtype, shape, _row(layer.running_var)),
+               "num_batches_tracked": Tensor("I64", (), [0])}
+    return module, tensors
+
+
+def _no_tensors(module):
+    return lambda layer, dtype: (dict(module), {})
+
+
+TO_TORCH = {
+    "Dense": _dense,
+    "BatchNorm": _batch_norm,
+    "Dropout": lambda layer, dtype: ({"module": "Dropout", "p": layer.p}, {}),
+    "ReLU": _no_tensors({"module": "ReLU"}),
+    "Sigmoid": _no_tensors({"module": "Sigmoid"}),
+    "Tanh": _no_tensors({"module": "Tanh"}),
+    "Linear": _no_tensors({"module": "Identity"}),
+    "Softmax": _no_tensors({"module": "Softmax", "dim": 1}),
+    "LeakyReLU": lambda layer, dtype: ({"module": "LeakyReLU", "negative_slope": layer.alpha}, {}),
+}
+
+
+def to_torch(network, dtype="F32"):
+    """(modules, state_dict) of the nn.Sequential equivalent to `network`.
+
+    modules: one dict per layer (see the module docstring); state_dict: {"0.weight": Tensor, ...}
+    in PyTorch's order (by index, then as each module registers them). dtype "F32" or "F64".
+    """
+    if dtype not in ("F32", "F64"):
+        raise LayoutError(f"dtype must be F32 or F64, got {dtype!r}")
+    modules, state = [], {}
+    for index, layer in enumerate(network.layers):
+        kind = type(layer).__name__
+        if kind not in TO_TORCH:
+            raise LayoutError(f"layer {index} ({layer!r}) has no PyTorch form here; exportable layers: "
+                              f"{', '.join(sorted(TO_TORCH))}")
+        module, tensors = TO_TORCH[kind](layer, dtype)
+        modules.append(module)
+        state.update({f"{index}.{name}": tensor for name, tensor in tensors.items()})
+    return modules, state
+
+
+# ------------------------------------------------------- torch -> framework
+# module name -> (its options and their defaults in torch, the function building the layer)
+def _number(value, where, low=None, high=None, positive=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LayoutError(f"{where}: must be a number, got {value!r:.40}")
+    if positive and not value > 0 or low is not None and value < low or high is not None and value > high:
+        raise LayoutError(f"{where}: {value!r} is out of range")
+    return value
+
+
+def _linear(spec, take, where):
+    weight = take("weight", 2)
+    out_features, in_features = weight.shape
+    for name, found in (("in_features", in_features), ("out_features", out_features)):
+        if spec.get(name, found) != found:
+            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but weight has shape "
+                              f"{list(weight.shape)} (out_features, in_features)")
+    # without "bias" in the architecture, the file says whether there is one
+    bias = take("bias", 1, (out_features,), optional="bias" not in spec) if spec.get("bias", True) else None
+    layer = Dense(in_features, out_features, init="zeros", bias=bias is not None)
+    layer.weight.value = _matrix(untranspose_flat(weight.values, in_features, out_features), where + ".weight")
+    if bias is not None:
+        layer.bias.value = _matrix([bias.values], where + ".bias")
+    return layer
+
+
+def _batch_norm_1d(spec, take, where):
+    weight = take("weight", 1)
+    features = weight.shape[0]
+    if spec.get("num_features", features) != features:
+        raise LayoutError(f"{where}: the architecture says num_features {spec['num_features']!r}, but weight "
+                          f"has shape {list(weight.shape)}")
+    layer = BatchNorm(features, momentum=_number(spec.get("momentum", 0.1), where + ".momentum", 0.0, 1.0),
+                      eps=_number(spec.get("eps", 1e-5), where + ".eps", positive=True))
+    layer.gamma.value = _matrix([weight.values], where + ".weight")
+    layer.beta.value = _matrix([take("bias", 1, (features,)).values], where + ".bias")
+    for name in ("running_mean", "running_var"):
+        layer.set_buffer(name, _matrix([take(name, 1, (features,)).values], f"{where}.{name}"))
+    take("num_batches_tracked", None, optional=True)  # torch always saves it; nothing here reads it
+    return layer
+
+
+def _softmax(spec, take, where):
+    if spec.get("dim", 1) not in (1, -1):
+        raise LayoutError(f"{where}: Softmax over dim {spec.get('dim')!r}; rows of (batch, features) need dim 1 or -1")
+    return Softmax()
+
+
+def _leaky_relu(spec, take, where):
+    return LeakyReLU(_number(spec.get("negative_slope", 0.01), where + ".negative_slope", 0.0, 0.999999))
+
+
+FROM_TORCH = {
+    "Linear": (("in_features", "out_features", "bias"), _linear),
+    "BatchNorm1d": (("num_features", "eps", "momentum"), _batch_norm_1d),
+    "Dropout": (("p",), lambda spec, take, where: Dropout(_number(spec.get("p", 0.5), where + ".p", 0.0, 0.999999))),
+    "ReLU": ((), lambda spec, take, where: ReLU()),
+    "Sigmoid": ((), lambda spec, take, where: Sigmoid()),
+    "Tanh": ((), lambda spec, take, where: Tanh()),
+    "Identity": ((), lambda spec, take, where: Linear()),
+    "Softmax": (("dim",), _softmax),
+    "LeakyReLU": (("negative_slope",), _leaky_relu),
+}
+
+
+def _matrix(rows, where):
+    try:
+        return Matrix(rows)
+    except ValueError as error:  # a NaN or infinite weight
+        raise LayoutError(f"{where}: {error}") from None
+
+
+def module_spec(spec, where):
+    """A checked module description: {"module": name, options...}; a bare "ReLU" means {"module": "ReLU"}."""
+    if isinstance(spec, str):
+        spec = {"module": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("module"), str):
+        raise LayoutError(f"{where}: must be an object with a \"module\" name such as \"Linear\", got {spec!r:.60}")
+    name = spec["module"]
+    if name not in FROM_TORCH:
+        raise LayoutError(f"{where}: unknown module {name!r:.40}; supported: {', '.join(sorted(FROM_TORCH))}")
+    unknown = sorted(set(spec) - {"module"} - set(FROM_TORCH[name][0]))
+    if unknown:
+        raise LayoutError(f"{where}: {name} takes no option {unknown[0]!r:.40}; its options: "
+                          f"{', '.join(FROM_TORCH[name][0]) or 'none'}")
+    return spec
+
+
+def from_torch(modules, state, source="weights"):
+    """The framework layers of an nn.Sequential given by `modules` (dicts, see module_spec) and
+    its state_dict `state` ({"0.weight": Tensor, ...}). Every tensor must be used, with the
+    shape the architecture implies; LayoutError names the first one that is not."""
+    if not isinstance(modules, list) or not modules:
+        raise LayoutError(f"{source}: the architecture must be a non-empty list of modules")
+    used, layers = set(), []
+    for index, spec in enumerate(modules):
+        where = f"{source}: module {index}"
+        spec = module_spec(spec, f"architecture module {index}")
+
+        def take(name, ndim, shape=None, optional=False, index=index, where=where):
+            key = f"{index}.{name}"
+            if key not in state:
+                if optional:
+                    return None
+                raise LayoutError(f"{where} ({spec['module']}) needs tensor {key!r}, which the file does not hold")
+            tensor = state[key]
+            used.add(key)
+            if ndim is None:  # read by nothing here
+                return tensor
+            if tensor.dtype not in FLOAT_DTYPES:
+                raise LayoutError(f"{source}: tensor {key!r} is {tensor.dtype}; weights must be floats "
+                                  f"({', '.join(FLOAT_DTYPES)})")
+            if len(tensor.shape) != ndim or (shape is not None and tuple(tensor.shape) != shape):
+                wanted = list(shape) if shape is not None else f"{ndim} dimensions"
+                raise LayoutError(f"{source}: tensor {key!r} has shape {list(tensor.shape)}, but {spec['module']} "
+                                  f"module {index} needs {wanted}")
+            if 0 in tensor.shape:
+                raise LayoutError(f"{source}: tensor {key!r} is empty (shape {list(tensor.shape)})")
+            return tensor
+
+        layers.append(FROM_TORCH[spec["module"]][1](spec, take, where))
+    unused = [key for key in state if key not in used]
+    if unused:
+        raise LayoutError(f"{source}: tensor {unused[0]!r} belongs to no module of the architecture "
+                          f"({len(modules)} modules, indices 0-{len(modules) - 1})")
+    return layers

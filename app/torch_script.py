@@ -1,0 +1,136 @@
+"""The text of model_torch.py: the exported network as a PyTorch nn.Sequential, ready to run.
+
+The script is generated from the modules of torch_layout.to_torch, one `nn.` line per
+layer at the same index as its weights (0.weight, 1, 2.weight, ...), loads the
+safetensors file beside it with safetensors.torch.load_file, and reads the normalization
+statistics, feature names and class names from the file's __metadata__, so `predict`
+there gives what `python main.py predict` gives here.
+"""
+
+def _module_line(module):
+    """The nn.Module constructor of one module description."""
+    name = module["module"]
+    if name == "Linear":
+        bias = "" if module["bias"] else ", bias=False"
+        return f"nn.Linear({module['in_features']}, {module['out_features']}{bias})"
+    if name == "BatchNorm1d":
+        return f"nn.BatchNorm1d({module['num_features']}, eps={module['eps']!r}, momentum={module['momentum']!r})"
+    if name == "Dropout":
+        return f"nn.Dropout(p={module['p']!r})"
+    if name == "Softmax":
+        return f"nn.Softmax(dim={module['dim']})"
+    if name == "LeakyReLU":
+        return f"nn.LeakyReLU(negative_slope={module['negative_slope']!r})"
+    return f"nn.{name}()"
+
+
+_HEAD = {  # export.output_steps -> the line predict applies after the network
+    "softmax": "output = torch.softmax(output, dim=1)  # the model outputs scores: softmax gives probabilities",
+    "sigmoid": "output = torch.sigmoid(output)  # the model outputs a score: sigmoid gives a probability",
+    "two_classes": "output = torch.cat([1 - output, output], dim=1)  # P(first class), P(second class)",
+    "unscale": "output = output * stats['target_scale'] + stats['target_shift']  # back to the target's units",
+}
+
+_TEMPLATE = '''"""{script}: {model} as a PyTorch nn.Sequential, written by `python main.py export`.
+
+    pip install torch safetensors numpy
+    python {script} rows.csv        # one line per row, as `python main.py predict` prints it
+
+From Python:
+    from {module_name} import load, predict
+    model, stats = load()
+    predict(model, stats, torch.tensor(rows, dtype=torch.{torch_dtype}))   # rows: raw feature values
+"""
+
+import csv
+import json
+import os
+import sys
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+from torch import nn
+
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights!r})
+
+
+def build():
+    """The network, one module per layer of {model}, at the index its weights have in the file."""
+    return nn.Sequential(
+{modules}
+    )
+
+
+def load(path=WEIGHTS):
+    """(model, stats): the network with its weights, in evaluation mode and in the file's dtype,
+    and what predict needs from the file's __metadata__ (normalization, names)."""
+    state = load_file(path)
+    dtype = next(t.dtype for t in state.values() if t.is_floating_point())
+    model = build().to(dtype)
+    model.load_state_dict(state)
+    with safe_open(path, framework="pt") as f:
+        meta = f.metadata() or {{}}
+    stats = {{key: json.loads(value) for key, value in meta.items() if key in {json_keys!r}}}
+    normalization = stats.get("normalization") or {{}}
+    if normalization.get("method", "none") != "none":
+        stats["shift"] = torch.tensor(normalization["shift"], dtype=dtype)
+        stats["scale"] = torch.tensor(normalization["scale"], dtype=dtype)
+    target = stats.get("target_normalization")
+    if target:
+        stats["target_shift"] = torch.tensor(target["shift"], dtype=dtype)
+        stats["target_scale"] = torch.tensor(target["scale"], dtype=dtype)
+    return model.eval(), stats
+
+
+def predict(model, stats, x):
+    """What `python main.py predict` computes for raw feature rows x (batch, features):
+    {what}."""
+    with torch.no_grad():
+        if "shift" in stats:
+            x = (x - stats["shift"]) / stats["scale"]  # the normalization fitted on the training rows
+        output = model(x){head}
+    return output
+
+
+def read_rows(path, feature_names, dtype):
+    """The feature columns of a CSV file (found by name, in any order) as a (rows, features) tensor."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = [name.strip() for name in next(reader)]
+        columns = [header.index(name) for name in feature_names]
+        rows = [[float(cells[c]) for c in columns] for cells in reader if cells]
+    return torch.tensor(rows, dtype=dtype)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python {script} rows.csv")
+    model, stats = load()
+    x = read_rows(sys.argv[1], stats["feature_names"], next(model.parameters()).dtype)
+    output = predict(model, stats, x)
+    for row, values in enumerate(output.tolist(), 1):
+{print_row}
+'''
+
+_PRINT_CLASS = ('        best = max(range(len(values)), key=values.__getitem__)\n'
+                '        print(f"{row:>5}  {stats[\'class_names\'][best]}  {values[best]:.4f}")')
+_PRINT_VALUES = '        print(f"{row:>5}  " + "  ".join(f"{v:.6g}" for v in values))'
+JSON_KEYS = ("feature_names", "class_names", "normalization", "target_normalization", "task", "target")
+
+
+def torch_script(modules, steps, task, weights_name, model_name, script_name, dtype="F32"):
+    """The source of the script for the nn.Sequential `modules` (torch_layout.to_torch),
+    applying the prediction head `steps` (export.output_steps)."""
+    lines = []
+    for index, module in enumerate(modules):
+        lines.append(f"        {_module_line(module) + ',':<64}# {index}")
+    head = "".join("\n        " + _HEAD[step] for step in steps)
+    what = ("each class's probability, (batch, classes)" if task == "classification" else
+            "the predicted values, (batch, targets)" if task == "regression" else "the network's output")
+    module_name = script_name[:-3] if script_name.endswith(".py") else script_name
+    return _TEMPLATE.format(script=script_name, model=model_name, module_name=module_name, weights=weights_name,
+                            torch_dtype="float64" if dtype == "F64" else "float32", modules="\n".join(lines),
+                            json_keys=JSON_KEYS, what=what, head=head,
+                            print_row=_PRINT_CLASS if task == "classification" else _PRINT_VALUES)
+

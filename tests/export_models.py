@@ -1,0 +1,104 @@
+"""Small networks with random weights and full metadata, for the export tests: every layer and
+activation, each prediction head (softmax, logits, one sigmoid unit, a normalized regression
+target), a digits-shaped network; and the real rows to run them on."""
+
+import os
+import random
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh  # noqa: E402
+from app import pipeline  # noqa: E402
+from datasets import Normalizer, load_csv  # noqa: E402
+from layers import BatchNorm, Dense, Dropout  # noqa: E402
+from matrix import Matrix  # noqa: E402
+from network import Network  # noqa: E402
+
+
+def _random(rng, n_rows, n_cols, scale=0.7):
+    return Matrix.random(n_rows, n_cols, rng, "normal", scale)
+
+
+def _dense(rng, n_in, n_out, bias=True):
+    layer = Dense(n_in, n_out, bias=bias, rng=rng)
+    if bias:
+        layer.bias.value = _random(rng, 1, n_out, 0.3)
+    return layer
+
+
+def _batch_norm(rng, features):
+    layer = BatchNorm(features, momentum=0.2, eps=1e-3)
+    layer.gamma.value = _random(rng, 1, features).map(lambda v: 1.0 + 0.3 * v)
+    layer.beta.value = _random(rng, 1, features, 0.3)
+    layer.set_buffer("running_mean", _random(rng, 1, features, 0.5))
+    layer.set_buffer("running_var", _random(rng, 1, features).map(lambda v: 0.5 + v * v))
+    return layer
+
+
+def data_rows(name, count=100):
+    """`count` rows of data/NAME.csv (spread over the file) as (Dataset of all rows, Matrix of the raw features)."""
+    target = {"iris": "species", "digits": "digit", "diabetes": "progression"}[name]
+    dataset = load_csv(os.path.join(ROOT, "data", name + ".csv"), target,
+                       task="regression" if name == "diabetes" else "classification")
+    picked = [i * len(dataset.X) // count for i in range(count)]
+    return dataset, dataset.X.take(picked)
+
+
+def _metadata(dataset, task, class_names=None, method="zscore", target_normalization=None):
+    normalizer = Normalizer(method).fit(dataset.X)
+    return {"task": task, "feature_names": list(dataset.feature_names), "target": dataset.target_name,
+            "class_names": class_names, "normalization": normalizer.to_dict(),
+            "target_normalization": target_normalization, "config": {"data": {"delimiter": ","}}}
+
+
+def network(kind, seed=0):
+    """(network, raw input rows (100, features)) of one of KINDS."""
+    rng = random.Random(seed)
+    iris, iris_rows = data_rows("iris")
+    three = ["setosa", "versicolor", "virginica"]
+    if kind == "every_layer":
+        layers = [_dense(rng, 4, 6, bias=False), _batch_norm(rng, 6), LeakyReLU(0.2), Dropout(0.3),
+                  _dense(rng, 6, 6), Sigmoid(), _dense(rng, 6, 5), Tanh(), _dense(rng, 5, 4), Linear(),
+                  _dense(rng, 4, 3), ReLU(), _dense(rng, 3, 3), Softmax()]
+        return Network(layers, _metadata(iris, "classification", three)), iris_rows
+    if kind == "logits":  # a classifier whose last layer gives scores: predict applies softmax
+        layers = [_dense(rng, 4, 5), ReLU(), _dense(rng, 5, 3)]
+        return Network(layers, _metadata(iris, "classification", three, "minmax")), iris_rows
+    if kind == "binary":  # one sigmoid unit: predict reports [1 - p, p]
+        layers = [_dense(rng, 4, 5), Tanh(), _dense(rng, 5, 1), Sigmoid()]
+        return Network(layers, _metadata(iris, "classification", ["no", "yes"])), iris_rows
+    if kind == "regression":  # the target was normalized in training: predict undoes it
+        diabetes, rows = data_rows("diabetes")
+        layers = [_dense(rng, 10, 8), ReLU(), _dense(rng, 8, 1)]
+        target = {"method": "zscore", "shift": [152.1], "scale": [77.0]}
+        return Network(layers, _metadata(diabetes, "regression", None, target_normalization=target)), rows
+    if kind == "digits":
+        digits, rows = data_rows("digits")
+        layers = [_dense(rng, 64, 32), ReLU(), _dense(rng, 32, 10), Softmax()]
+        return Network(layers, _metadata(digits, "classification", [str(d) for d in range(10)], "minmax")), rows
+    raise ValueError(kind)
+
+
+KINDS = ("every_layer", "logits", "binary", "regression", "digits")
+
+
+def predictions(net, raw_rows):
+    """What `python main.py predict` computes for raw rows: class probabilities, or values in
+    the target's units, as lists of rows."""
+    X = Normalizer.from_dict(net.metadata["normalization"]).transform(raw_rows)
+    if net.metadata["task"] == "classification":
+        return pipeline.class_probabilities(net, X)
+    return [list(row) for row in pipeline.predict_values(net, X).rows]
+
+
+def max_difference(got, expected, relative=False):
+    """The largest |got - expected| over every entry; relative=True divides it by the largest
+    |expected| (regression values are in the target's units, hundreds for diabetes)."""
+    assert len(got) == len(expected), (len(got), len(expected))
+    worst = 0.0
+    for got_row, expected_row in zip(got, expected):
+        assert len(got_row) == len(expected_row), (len(got_row), len(expected_row))
+        worst = max([worst] + [abs(g - e) for g, e in zip(got_row, expected_row)])
+    return worst / max(abs(e) for row in expected for e in row) if relative else worst

@@ -1,0 +1,437 @@
+"""Tests for app/torch_layout.py and app/export.py: the state_dict keys and layouts of PyTorch,
+the export -> import round trip (bit-identical in float64), importing a file written the way
+PyTorch writes one, every malformed input as one line with exit status 2 and nothing
+written, and, where torch and safetensors happen to be installed, model_torch.py's
+predictions beside ours on 100 rows and a network trained in PyTorch imported here."""
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import random
+import struct
+import sys
+import tempfile
+import unittest
+from unittest import mock
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import export_models  # noqa: E402
+import main  # noqa: E402
+from app import export, safetensors_io  # noqa: E402
+from app.export import ExportError  # noqa: E402
+from app.safetensors_io import Tensor  # noqa: E402
+from app.torch_layout import LayoutError, from_torch, to_torch  # noqa: E402
+from layers import Layer  # noqa: E402
+from matrix import Matrix  # noqa: E402
+from network import Network  # noqa: E402
+
+try:
+    import torch
+    from safetensors.torch import save_file as torch_save_file
+except ImportError:
+    torch = None
+
+
+def run_main(*argv):
+    """(exit status, stdout, stderr) of main.main(argv)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main.main([str(a) for a in argv])
+    return status, out.getvalue(), err.getvalue()
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def float32(value):
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+class TemporaryFolderTest(unittest.TestCase):
+    def setUp(self):
+        self._folder = tempfile.TemporaryDirectory()
+        self.folder = self._folder.name
+
+    def tearDown(self):
+        self._folder.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.folder, name)
+
+    def save(self, kind):
+        net, rows = export_models.network(kind)
+        path = self.path(kind + ".json")
+        net.save(path)
+        return path, net, rows
+
+
+class TorchLayoutTest(unittest.TestCase):
+    def test_state_dict_keys_are_those_of_the_equivalent_nn_sequential(self):
+        net, _ = export_models.network("every_layer")
+        modules, state = to_torch(net)
+        self.assertEqual(list(state), [
+            "0.weight",  # Dense without bias (BatchNorm's beta shifts)
+            "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked",
+            "4.weight", "4.bias", "6.weight", "6.bias", "8.weight", "8.bias", "10.weight", "10.bias",
+            "12.weight", "12.bias"])
+        self.assertEqual([m["module"] for m in modules], [
+            "Linear", "BatchNorm1d", "LeakyReLU", "Dropout", "Linear", "Sigmoid", "Linear", "Tanh",
+            "Linear", "Identity", "Linear", "ReLU", "Linear", "Softmax"])
+        self.assertEqual(modules[0], {"module": "Linear", "in_features": 4, "out_features": 6, "bias": False})
+        self.assertEqual(modules[1], {"module": "BatchNorm1d", "num_features": 6, "eps": 1e-3, "momentum": 0.2})
+        self.assertEqual(modules[2], {"module": "LeakyReLU", "negative_slope": 0.2})
+        self.assertEqual(modules[3], {"module": "Dropout", "p": 0.3})
+        self.assertEqual(modules[13], {"module": "Softmax", "dim": 1})
+
+    def test_dense_weight_is_stored_out_by_in(self):
+        net, _ = export_models.network("logits")
+        _, state = to_torch(net, "F64")
+        dense = net.layers[2]  # Dense(5 -> 3): W is (in, out) = (5, 3)
+        weight = state["2.weight"]
+        self.assertEqual(weight.shape, (3, 5))
+        for o in range(3):
+            for i in range(5):
+                self.assertEqual(weight.values[o * 5 + i], dense.weight.value.rows[i][o])
+        self.assertEqual(state["2.bias"], Tensor("F64", (3,), dense.bias.value.rows[0]))
+
+    def test_batch_norm_tensors_are_its_parameters_and_running_statistics(self):
+        net, _ = export_models.network("every_layer")
+        _, state = to_torch(net, "F64")
+        norm = net.layers[1]
+        self.assertEqual(state["1.weight"].values, norm.gamma.value.rows[0])
+        self.assertEqual(state["1.bias"].values, norm.beta.value.rows[0])
+        self.assertEqual(state["1.running_mean"].values, norm.running_mean.rows[0])
+        self.assertEqual(state["1.running_var"].values, norm.running_var.rows[0])
+        self.assertEqual(state["1.num_batches_tracked"], Tensor("I64", (), [0]))
+
+    def test_float32_export_rounds_every_weight_to_nearest(self):
+        net, _ = export_models.network("logits")
+        _, state = to_torch(net, "F32")
+        tensors, _ = safetensors_io.decode(safetensors_io.encode(state))
+        self.assertEqual(tensors["0.weight"].dtype, "F32")
+        self.assertEqual(tensors["0.weight"].values,
+                         [float32(w) for column in zip(*net.layers[0].weight.value.rows) for w in column])
+
+    def test_a_layer_without_a_torch_form_is_named(self):
+        class Mystery(Layer):
+            def forward(self, x, training=False):
+                return x
+
+        net, _ = export_models.network("logits")
+        net.layers.insert(1, Mystery())
+        with self.assertRaisesRegex(LayoutError, r"layer 1 \(Mystery\(\)\) has no PyTorch form here"):
+            to_torch(net)
+
+
+class RoundTripTest(TemporaryFolderTest):
+    def test_float64_export_then_import_is_bit_identical(self):
+        for kind in export_models.KINDS:
+            with self.subTest(kind=kind):
+                net, rows = export_models.network(kind)
+                path = self.path(kind + ".safetensors")
+                export.write_files(export.export_files(net, "safetensors", path, "float64"))
+                back = export.import_network(path)
+                self.assertEqual(back.get_weights(), net.get_weights())
+                self.assertEqual([type(layer) for layer in back.layers], [type(layer) for layer in net.layers])
+                self.assertEqual([layer.get_config() for layer in back.layers],
+                                 [dict(layer.get_config(), init="zeros") if "init" in layer.get_config()
+                                  else layer.get_config() for layer in net.layers])
+                self.assertEqual(back.metadata, net.metadata)
+                self.assertEqual(export_models.predictions(back, rows), export_models.predictions(net, rows))
+
+    def test_float32_import_gives_the_float32_weights(self):
+        net, _ = export_models.network("every_layer")
+        path = self.path("w.safetensors")
+        export.write_files(export.export_files(net, "safetensors", path, "float32"))
+        back = export.import_network(path)
+        expected = [[[float32(v) for v in row] for row in matrix] for matrix in net.get_weights()]
+        self.assertEqual(back.get_weights(), expected)
+        self.assertNotEqual(back.get_weights(), net.get_weights())
+
+    def test_the_metadata_holds_everything_prediction_needs(self):
+        net, _ = export_models.network("regression")
+        _, metadata = safetensors_io.decode(export.export_files(net, "safetensors", "w.safetensors")["w.safetensors"])
+        self.assertEqual(metadata["format"], "pure-python-neural-network")
+        self.assertEqual(metadata["dtype"], "F32")
+        for key in ("task", "feature_names", "target", "normalization", "target_normalization"):
+            self.assertEqual(json.loads(metadata[key]), net.metadata[key])
+        self.assertEqual(json.loads(metadata["architecture"])[0]["module"], "Linear")
+
+
+def torch_style_file(path, tensors, metadata=None):
+    """A safetensors file as safetensors.torch.save_file writes a state_dict (our encoder, torch's keys)."""
+    safetensors_io.write(path, tensors, metadata or {"format": "pt"})
+
+
+class ImportTest(TemporaryFolderTest):
+    """A file written by PyTorch (keys, layouts, no framework metadata), with crafted weights."""
+
+    def crafted(self):
+        """Linear(3, 4) -> ReLU -> Linear(4, 2), weights in torch's (out, in) layout, as lists of rows."""
+        rng = random.Random(5)
+        w1 = [[rng.uniform(-1, 1) for _ in range(3)] for _ in range(4)]
+        b1 = [rng.uniform(-1, 1) for _ in range(4)]
+        w2 = [[rng.uniform(-1, 1) for _ in range(4)] for _ in range(2)]
+        b2 = [rng.uniform(-1, 1) for _ in range(2)]
+        tensors = {"0.weight": Tensor("F64", (4, 3), [v for row in w1 for v in row]), "0.bias": Tensor("F64", (4,), b1),
+                   "2.weight": Tensor("F64", (2, 4), [v for row in w2 for v in row]), "2.bias": Tensor("F64", (2,), b2)}
+        return (w1, b1, w2, b2), tensors
+
+    def write_arch(self, arch, name="arch.json"):
+        with open(self.path(name), "w") as f:
+            json.dump(arch, f)
+        return self.path(name)
+
+    def test_a_torch_state_dict_with_an_architecture_becomes_a_network(self):
+        (w1, b1, w2, b2), tensors = self.crafted()
+        torch_style_file(self.path("w.safetensors"), tensors)
+        arch = self.write_arch({"modules": ["Linear", "ReLU", {"module": "Linear", "in_features": 4}],
+                                "feature_names": ["a", "b", "c"]})
+        net = export.import_network(self.path("w.safetensors"), arch)
+        x = [0.3, -1.2, 2.0]
+        # the slow, obvious computation: h = relu(W1 x + b1), y = W2 h + b2, with W (out, in)
+        hidden = [max(0.0, sum(w * v for w, v in zip(w1[o], x)) + b1[o]) for o in range(4)]
+        expected = [sum(w * h for w, h in zip(w2[o], hidden)) + b2[o] for o in range(2)]
+        got = net.predict(Matrix([x])).rows[0]
+        for g, e in zip(got, expected):
+            self.assertAlmostEqual(g, e, places=14)
+        self.assertEqual(net.metadata["task"], "regression")  # no Softmax, no class names
+        self.assertEqual(net.metadata["feature_names"], ["a", "b", "c"])
+        self.assertEqual(net.metadata["normalization"]["method"], "none")
+
+    def test_a_linear_without_bias_takes_the_files_word(self):
+        (w1, b1, w2, b2), tensors = self.crafted()
+        del tensors["2.bias"]
+        torch_style_file(self.path("w.safetensors"), tensors)
+        net = export.import_network(self.path("w.safetensors"), self.write_arch(["Linear", "ReLU", "Linear"]))
+        self.assertIsNone(net.layers[2].bias)
+        self.assertIsNotNone(net.layers[0].bias)
+
+    def test_class_names_make_a_classifier_and_predict_applies_softmax(self):
+        _, tensors = self.crafted()
+        torch_style_file(self.path("w.safetensors"), tensors)
+        arch = self.write_arch({"modules": ["Linear", "ReLU", "Linear"], "class_names": ["cat", "dog"]})
+        self.assertEqual(run_main("import", "--weights", self.path("w.safetensors"), "--arch", arch,
+                                  "--output", self.path("m.json"))[0], 0)
+        with open(self.path("rows.csv"), "w") as f:
+            f.write("x1,x2,x3\n0.3,-1.2,2.0\n1,1,1\n")
+        status, out, err = run_main("predict", "--model", self.path("m.json"), "--input", self.path("rows.csv"))
+        self.assertEqual((status, err), (0, ""))
+        net = Network.load(self.path("m.json"))
+        logits = net.predict(Matrix([[0.3, -1.2, 2.0]])).rows[0]
+        best = max(range(2), key=logits.__getitem__)
+        self.assertIn(["cat", "dog"][best], out.splitlines()[1])
+
+    def test_a_file_exported_here_needs_no_architecture(self):
+        path, net, _ = self.save("every_layer")
+        self.assertEqual(run_main("export", "--model", path, "--format", "safetensors", "--dtype", "float64")[0], 0)
+        status, out, _ = run_main("import", "--weights", self.path("every_layer.safetensors"),
+                                  "--output", self.path("back.json"))
+        self.assertEqual(status, 0)
+        self.assertIn("model saved to", out)
+        self.assertEqual(Network.load(self.path("back.json")).get_weights(), net.get_weights())
+
+    def assertImportRefused(self, tensors, arch, pattern, metadata=None):
+        torch_style_file(self.path("w.safetensors"), tensors, metadata)
+        argv = ["import", "--weights", self.path("w.safetensors"), "--output", self.path("out.json")]
+        if arch is not None:
+            argv += ["--arch", self.write_arch(arch)]
+        status, out, err = run_main(*argv)
+        self.assertEqual(status, 2, err)
+        self.assertRegex(err, pattern)
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertTrue(err.startswith("error: "), err)
+        self.assertFalse(os.path.exists(self.path("out.json")))
+
+    def test_each_mismatch_is_one_line_and_nothing_is_written(self):
+        _, tensors = self.crafted()
+        layers = ["Linear", "ReLU", "Linear"]
+        missing = {k: v for k, v in tensors.items() if k != "2.bias"}
+        # (a Linear without "bias" in the architecture takes the file's word; an explicit bias must be there)
+        self.assertImportRefused(missing, ["Linear", "ReLU", {"module": "Linear", "bias": True}],
+                                 r"module 2 \(Linear\) needs tensor '2.bias'")
+        self.assertImportRefused(tensors, ["Linear", "ReLU"], r"tensor '2.weight' belongs to no module")
+        self.assertImportRefused(tensors, [{"module": "Linear", "in_features": 5}, "ReLU", "Linear"],
+                                 r"says in_features 5, but weight has shape \[4, 3\]")
+        bad_bias = dict(tensors, **{"2.bias": Tensor("F64", (3,), [0.0, 0.0, 0.0])})
+        self.assertImportRefused(bad_bias, layers, r"tensor '2.bias' has shape \[3\], but Linear module 2 needs \[2\]")
+        wrong_next = dict(tensors, **{"2.weight": Tensor("F64", (2, 5), [0.0] * 10)})
+        self.assertImportRefused(wrong_next, layers, "does not fit together")
+        self.assertImportRefused(tensors, ["Linear", "GELU", "Linear"], "unknown module 'GELU'")
+        self.assertImportRefused(tensors, ["Linear", {"module": "ReLU", "inplace": True}, "Linear"],
+                                 "ReLU takes no option 'inplace'")
+        ints = dict(tensors, **{"0.bias": Tensor("I64", (4,), [1, 2, 3, 4])})
+        self.assertImportRefused(ints, layers, "tensor '0.bias' is I64; weights must be floats")
+        nan = dict(tensors, **{"0.bias": Tensor("F64", (4,), [0.0, float("nan"), 0.0, 0.0])})
+        self.assertImportRefused(nan, layers, "expected a finite number")
+        self.assertImportRefused(tensors, None, "carries no architecture")
+        self.assertImportRefused(tensors, {"modules": layers, "clases": ["a"]}, "unknown key 'clases'")
+        self.assertImportRefused(tensors, {"modules": layers, "class_names": ["a", "a"]},
+                                 "class_names must be a list of at least 2 different")
+
+    def test_a_malformed_weights_file_is_one_line(self):
+        with open(self.path("w.safetensors"), "wb") as f:
+            f.write(struct.pack("<Q", 10 ** 6) + b"{}")
+        status, _, err = run_main("import", "--weights", self.path("w.safetensors"), "--arch",
+                                  self.write_arch(["Linear"]), "--output", self.path("out.json"))
+        self.assertEqual(status, 2)
+        self.assertIn("is longer than the file", err)
+        self.assertFalse(os.path.exists(self.path("out.json")))
+
+    def test_import_refuses_to_write_over_its_inputs(self):
+        _, tensors = self.crafted()
+        torch_style_file(self.path("w.safetensors"), tensors)
+        before = read_bytes(self.path("w.safetensors"))
+        status, _, err = run_main("import", "--weights", self.path("w.safetensors"), "--arch",
+                                  self.write_arch(["Linear", "ReLU", "Linear"]), "--output", self.path("w.safetensors"))
+        self.assertEqual(status, 2)
+        self.assertIn("is also the weights (--weights)", err)
+        self.assertEqual(read_bytes(self.path("w.safetensors")), before)
+
+
+class ExportCommandTest(TemporaryFolderTest):
+    def test_each_format_writes_its_files(self):
+        path, _, _ = self.save("logits")
+        for fmt, names in (("safetensors", ["logits.safetensors"]), ("onnx", ["logits.onnx"]),
+                           ("pytorch", ["logits.safetensors", "logits_torch.py"])):
+            with self.subTest(fmt=fmt):
+                status, out, err = run_main("export", "--model", path, "--format", fmt)
+                self.assertEqual((status, err), (0, ""))
+                for name in names:
+                    self.assertIn(f"wrote {self.path(name)}", out)
+                    self.assertTrue(os.path.getsize(self.path(name)) > 100)
+        compile(read_bytes(self.path("logits_torch.py")), "logits_torch.py", "exec")  # valid Python
+
+    def test_export_never_writes_over_the_model(self):
+        path, _, _ = self.save("logits")
+        before = read_bytes(path)
+        status, _, err = run_main("export", "--model", path, "--format", "onnx", "--output", path)
+        self.assertEqual(status, 2)
+        self.assertIn("is also the model (--model)", err)
+        self.assertEqual(read_bytes(path), before)
+
+    def test_a_layer_without_an_export_is_one_line_and_nothing_is_written(self):
+        class Mystery(Layer):
+            def forward(self, x, training=False):
+                return x
+
+        path, net, _ = self.save("logits")
+        with mock.patch.dict("network.LAYER_TYPES", {"Mystery": Mystery}):
+            net.layers.insert(1, Mystery())
+            net.save(path)
+            status, _, err = run_main("export", "--model", path, "--format", "safetensors")
+        self.assertEqual(status, 2)
+        self.assertRegex(err, r"^error: .*logits.json: layer 1 \(Mystery\(\)\) has no PyTorch form here; "
+                              r"exportable layers: .*\n$")
+        self.assertEqual(os.listdir(self.folder), ["logits.json"])
+
+    def test_a_damaged_model_is_one_line(self):
+        with open(self.path("bad.json"), "w") as f:
+            f.write("{")
+        status, _, err = run_main("export", "--model", self.path("bad.json"), "--format", "onnx")
+        self.assertEqual(status, 2)
+        self.assertIn("bad.json", err)
+        self.assertEqual(os.listdir(self.folder), ["bad.json"])
+
+    def test_python_api_models_without_metadata_export_too(self):
+        net, _ = export_models.network("logits")
+        net.metadata = {}
+        files = export.export_files(net, "pytorch", self.path("w.safetensors"))
+        self.assertIn("output = model(x)\n    return output", files[self.path("w_torch.py")])
+
+
+def load_script(path):
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@unittest.skipIf(torch is None, "torch and safetensors are not installed")
+class PyTorchTest(TemporaryFolderTest):
+    """model_torch.py gives our predictions on 100 rows: within 1e-6 in float32, 1e-12 in float64
+    (relative for regression values, which are in the target's units)."""
+
+    @classmethod
+    def setUpClass(cls):
+        torch.set_num_threads(1)  # the test machines are shared; one thread is plenty for 100 rows
+
+    TOLERANCE = {"float32": 1e-6, "float64": 1e-12}
+
+    def test_model_torch_predicts_what_predict_does(self):
+        for kind in export_models.KINDS:
+            net, rows = export_models.network(kind)
+            expected = export_models.predictions(net, rows)
+            for dtype in ("float32", "float64"):
+                with self.subTest(kind=kind, dtype=dtype):
+                    output = self.path(f"{kind}_{dtype}.safetensors")
+                    export.write_files(export.export_files(net, "pytorch", output, dtype))
+                    script = load_script(export.script_path(output))
+                    model, stats = script.load()
+                    torch_dtype = torch.float32 if dtype == "float32" else torch.float64
+                    self.assertEqual(next(model.parameters()).dtype, torch_dtype)
+                    got = script.predict(model, stats, torch.tensor(rows.rows, dtype=torch_dtype)).tolist()
+                    difference = export_models.max_difference(got, expected, relative=kind == "regression")
+                    self.assertLess(difference, self.TOLERANCE[dtype])
+
+    def test_the_script_prints_the_classes_predict_prints(self):
+        path, net, rows = self.save("every_layer")
+        run_main("export", "--model", path, "--format", "pytorch", "--output", self.path("m.safetensors"))
+        with open(self.path("rows.csv"), "w") as f:
+            f.write(",".join(reversed(net.metadata["feature_names"])) + "\n")  # columns found by name
+            f.writelines(",".join(map(repr, reversed(row))) + "\n" for row in rows.rows)
+        script = load_script(self.path("m_torch.py"))
+        out = io.StringIO()
+        with mock.patch.object(sys, "argv", ["m_torch.py", self.path("rows.csv")]), contextlib.redirect_stdout(out):
+            exec(compile(read_bytes(self.path("m_torch.py")), "m_torch.py", "exec"),
+                 {"__name__": "__main__", "__file__": self.path("m_torch.py")})
+        theirs = [line.split()[1] for line in out.getvalue().splitlines()]
+        _, ours, _ = run_main("predict", "--model", path, "--input", self.path("rows.csv"))
+        self.assertEqual(theirs, [line.split()[1] for line in ours.splitlines()[1:]])
+        self.assertTrue(script.build())
+
+    def test_a_network_trained_in_pytorch_imports_with_the_same_predictions(self):
+        dataset, _ = export_models.data_rows("iris")
+        x = torch.tensor(dataset.X.rows, dtype=torch.float64)
+        y = torch.tensor(dataset.labels)
+        mean, std = x.mean(0), x.std(0, unbiased=False)
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+        for _ in range(300):  # plain gradient descent (torch.optim takes seconds to import)
+            model.zero_grad()
+            torch.nn.functional.cross_entropy(model((x - mean) / std), y).backward()
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    parameter -= 0.5 * parameter.grad
+        for dtype, tolerance in ((torch.float64, 1e-12), (torch.float32, 1e-6)):
+            with self.subTest(dtype=dtype):
+                typed = model.to(dtype)
+                torch_save_file(typed.state_dict(), self.path("trained.safetensors"))
+                arch = {"modules": ["Linear", "Tanh", "Linear"], "task": "classification",
+                        "class_names": dataset.class_names, "feature_names": dataset.feature_names,
+                        "target": "species",
+                        "normalization": {"method": "zscore", "shift": mean.tolist(), "scale": std.tolist()}}
+                with open(self.path("arch.json"), "w") as f:
+                    json.dump(arch, f)
+                status, _, err = run_main("import", "--weights", self.path("trained.safetensors"), "--arch",
+                                          self.path("arch.json"), "--output", self.path("trained.json"))
+                self.assertEqual((status, err), (0, ""))
+                net = Network.load(self.path("trained.json"))
+                with torch.no_grad():
+                    theirs = torch.softmax(typed(((x - mean) / std).to(dtype)), dim=1).double().tolist()
+                ours = export_models.predictions(net, dataset.X)
+                self.assertLess(export_models.max_difference(ours, theirs), tolerance)
+                accuracy = sum(row.index(max(row)) == label for row, label in zip(ours, dataset.labels)) / 150
+                self.assertGreater(accuracy, 0.95)
+        model.double()
+
+
+if __name__ == "__main__":
+    unittest.main()
