@@ -15,9 +15,12 @@ import json
 import math
 
 from activations import ACTIVATIONS, get_activation
+from batchnorm2d import BatchNorm2D
 from callbacks import CallbackList, TrainingRun
+from conv import Conv1D, Conv2D
 from layers import BatchNorm, Dense, Dropout, Layer
 from matrix import Matrix
+from pooling import AvgPool1D, AvgPool2D, Flatten, GlobalAvgPool1D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
 from recurrent import GRU, LSTM, RNN
 from sequence import Embedding, PositionwiseDense
 from utils import InputError, make_rng, read_json, write_atomic
@@ -27,7 +30,9 @@ FORMAT_VERSION = 1
 
 # Layer type name in a saved model -> class. Loading looks names up here and
 # nowhere else, so a model file can never make us run anything else.
-LAYER_TYPES = {"Dense": Dense, "Dropout": Dropout, "BatchNorm": BatchNorm}
+LAYER_TYPES = {cls.__name__: cls for cls in (
+    Dense, Dropout, BatchNorm, Conv2D, Conv1D, BatchNorm2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D,
+    MaxPool1D, AvgPool1D, GlobalAvgPool1D, Flatten)}
 LAYER_TYPES.update({cls.__name__: cls for cls in (Embedding, PositionwiseDense, RNN, LSTM, GRU)})
 LAYER_TYPES.update({cls.__name__: cls for cls in ACTIVATIONS.values()})
 
@@ -238,14 +243,16 @@ class Network:
         shapes = self.shapes
         if n_inputs is not None and shapes[0] is None:
             shapes = Network([_InputShape((n_inputs,))] + self.layers).shapes[1:]
-        lines = ["{:<36}{:<20}{:>10}".format("Layer", "Output shape", "Params"), "=" * 66]
+        names = [repr(layer) for layer in self.layers]
+        width = max([36] + [len(name) + 2 for name in names])  # Conv2D(16 -> 32, 3x3, stride 2, padding 1)
+        lines = ["{:<{}}{:<20}{:>10}".format("Layer", width, "Output shape", "Params"), "=" * (width + 30)]
         total = 0
-        for layer, shape in zip(self.layers, shapes):
+        for layer, name, shape in zip(self.layers, names, shapes):
             count = sum(p.value.shape[0] * p.value.shape[1] for p in layer.parameters())
             total += count
             shown = "(None, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
-            lines.append("{:<36}{:<20}{:>10,}".format(repr(layer), shown, count))
-        lines += ["=" * 66, f"Total parameters: {total:,}"]
+            lines.append("{:<{}}{:<20}{:>10,}".format(name, width, shown, count))
+        lines += ["=" * (width + 30), f"Total parameters: {total:,}"]
         return "\n".join(lines)
 
     # ------------------------------------------------------- save and load
@@ -368,6 +375,9 @@ _DECLARED_SHAPES = {
     "BatchNorm": lambda config: ("gamma", (1, config.get("features"))),
     "Embedding": lambda config: ("weight", (config.get("num_embeddings"), config.get("embedding_dim"))),
     "PositionwiseDense": lambda config: ("weight", (config.get("in_features"), config.get("out_features"))),
+    "BatchNorm2D": lambda config: ("weight", (1, config.get("channels"))),
+    "Conv2D": lambda config: ("weight", (_conv_rows(config, 2), config.get("out_channels"))),
+    "Conv1D": lambda config: ("weight", (_conv_rows(config, 1), config.get("out_channels"))),
 }
 for _cls in (RNN, LSTM, GRU):
     _DECLARED_SHAPES[_cls.__name__] = lambda config, gates=_cls.gates: (
@@ -377,6 +387,19 @@ for _cls in (RNN, LSTM, GRU):
 def _times(gates, size):
     """gates * size for a valid size; anything else as it is, for the layer's constructor to name."""
     return gates * size if isinstance(size, int) and not isinstance(size, bool) else size
+
+
+def _conv_rows(config, dimensions):
+    """in_channels * kH * kW, the rows of a saved Conv2D's (or Conv1D's) weight; None when the config
+    is malformed (the layer's constructor then names the problem)."""
+    channels, kernel = config.get("in_channels"), config.get("kernel_size")
+    sizes = list(kernel) if isinstance(kernel, list) and len(kernel) == dimensions == 2 else [kernel] * dimensions
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in [channels] + sizes):
+        return None
+    rows = channels
+    for size in sizes:
+        rows *= size
+    return rows
 
 
 def _check_declared_shape(kind, config, saved, where):

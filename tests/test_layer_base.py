@@ -7,16 +7,25 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from activations import ACTIVATIONS  # noqa: E402
+from batchnorm2d import BatchNorm2D  # noqa: E402
+from conv import Conv1D, Conv2D  # noqa: E402
 from layers import BatchNorm, Dense, Dropout, Layer, flat_size  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from recurrent import GRU, LSTM, RNN  # noqa: E402
 from sequence import Embedding, PositionwiseDense  # noqa: E402
 from network import LAYER_TYPES, Network  # noqa: E402
+from pooling import AvgPool1D, AvgPool2D, GlobalAvgPool1D, GlobalAvgPool2D, MaxPool1D, MaxPool2D  # noqa: E402
 
 
 def every_layer():
     """One instance of every registered layer type."""
     built = {"Dense": Dense(3, 3), "BatchNorm": BatchNorm(3), "Dropout": Dropout(0.5),
+             "Conv2D": Conv2D(1, 2, 3, stride=2, padding=1, input_shape=(1, 5, 5)),
+             "Conv1D": Conv1D(2, 3, 2, input_shape=(2, 6)), "BatchNorm2D": BatchNorm2D(2, input_shape=(2, 3, 3)),
+             "MaxPool2D": MaxPool2D(2, input_shape=(1, 4, 4)), "AvgPool2D": AvgPool2D(3, 1, input_shape=(2, 4, 4)),
+             "MaxPool1D": MaxPool1D(2, input_shape=(2, 4)), "AvgPool1D": AvgPool1D(2, input_shape=(2, 4)),
+             "GlobalAvgPool2D": GlobalAvgPool2D(input_shape=(2, 2, 2)),
+             "GlobalAvgPool1D": GlobalAvgPool1D(input_shape=(2, 3)),
              "Embedding": Embedding(3, 2), "PositionwiseDense": PositionwiseDense(3, 2),
              "RNN": RNN(3, 2), "LSTM": LSTM(3, 2), "GRU": GRU(3, 2)}
     for cls in LAYER_TYPES.values():

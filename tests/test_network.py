@@ -370,9 +370,9 @@ class SaveLoadTest(unittest.TestCase):
 
     def test_unknown_layer_type(self):
         data = self.saved_data()
-        data["layers"][1]["type"] = "Conv2D"
+        data["layers"][1]["type"] = "Conv3D"
         self.write(data)
-        with self.assertRaisesRegex(ModelFileError, r"layers\[1\]: unknown layer type 'Conv2D'; valid: .*Dense"):
+        with self.assertRaisesRegex(ModelFileError, r"layers\[1\]: unknown layer type 'Conv3D'; valid: .*Dense"):
             Network.load(self.path)
         for kind in (["Dense"], {"name": "Dense"}, None):
             with self.subTest(kind=kind):
