@@ -89,9 +89,9 @@ class BatchNorm2D(Layer):
                     total += sum(map(_mul, centred, centred))
                 variances.append(total / count)
             momentum, unbiased = self.momentum, count / (count - 1)
-            self.running_mean = Matrix._wrap([[(1.0 - momentum) * r + momentum * m
+            self.running_mean = Matrix.from_rows([[(1.0 - momentum) * r + momentum * m
                                                for r, m in zip(self.running_mean.rows[0], means)]], self.channels)
-            self.running_var = Matrix._wrap([[(1.0 - momentum) * r + momentum * v * unbiased
+            self.running_var = Matrix.from_rows([[(1.0 - momentum) * r + momentum * v * unbiased
                                               for r, v in zip(self.running_var.rows[0], variances)]], self.channels)
         else:
             means, variances = self.running_mean.rows[0], self.running_var.rows[0]
@@ -108,7 +108,7 @@ class BatchNorm2D(Layer):
             x_hat.append(normalized)
             outputs.append(output)
         self.x_hat, self.inv_std, self.used_batch_statistics = x_hat, inv_std, training
-        return Matrix._wrap(outputs, x.shape[1])
+        return Matrix.from_rows(outputs, x.shape[1])
 
     def backward(self, grad, input_grad=True):
         x_hat, inv_std = self._saved(self.x_hat), self.inv_std
@@ -117,8 +117,8 @@ class BatchNorm2D(Layer):
         sum_grad = [math.fsum(sum(row[s:s + size]) for row in grad.rows) for s in starts]
         sum_grad_x_hat = [math.fsum(sum(map(_mul, row[s:s + size], xh[s:s + size]))
                                     for row, xh in zip(grad.rows, x_hat)) for s in starts]
-        self.weight.grad = Matrix._wrap([sum_grad_x_hat], self.channels)
-        self.bias.grad = Matrix._wrap([sum_grad], self.channels)
+        self.weight.grad = Matrix.from_rows([sum_grad_x_hat], self.channels)
+        self.bias.grad = Matrix.from_rows([sum_grad], self.channels)
         gammas = self.weight.value.rows[0]
         if not self.used_batch_statistics:
             factors = [g * s for g, s in zip(gammas, inv_std)]
@@ -128,7 +128,7 @@ class BatchNorm2D(Layer):
                 for s, factor in zip(starts, factors):
                     values += map(_mul, row[s:s + size], repeat(factor))
                 result.append(values)
-            return Matrix._wrap(result, grad.shape[1])
+            return Matrix.from_rows(result, grad.shape[1])
         # dX = k1 * dY - (k2 + k3 * X_hat), with k1 = gamma / std, k2 = k1 * mean(dY), k3 = k1 * mean(dY * X_hat)
         count = len(grad.rows) * size
         k1 = [g * s for g, s in zip(gammas, inv_std)]
@@ -141,7 +141,7 @@ class BatchNorm2D(Layer):
                 values += map(_sub, map(_mul, row[s:s + size], repeat(a)),
                               map(_add, map(_mul, xh[s:s + size], repeat(c)), repeat(b)))
             result.append(values)
-        return Matrix._wrap(result, grad.shape[1])
+        return Matrix.from_rows(result, grad.shape[1])
 
     def parameters(self):
         return [self.weight, self.bias]

@@ -148,10 +148,10 @@ class Conv2D(Layer):
         geometry = self._checked_geometry(x)
         # each image's columns (P.T, image by image) are kept for dW; the patches P only for this product
         self.columns = [image_columns(image, geometry) for image in x.rows]
-        patches = Matrix._wrap(patches_of(self.columns), geometry.patch_size)
+        patches = Matrix.from_rows(patches_of(self.columns), geometry.patch_size)
         products = patches @ self.weight.value
         bias = self.bias.value.rows[0] if self.bias is not None else None
-        return Matrix._wrap(position_rows(products.rows, geometry.positions, bias),
+        return Matrix.from_rows(position_rows(products.rows, geometry.positions, bias),
                             self.out_channels * geometry.positions)
 
     def backward(self, grad, input_grad=True):
@@ -160,7 +160,7 @@ class Conv2D(Layer):
         if grad.shape != (n_images, self.out_channels * positions):
             raise ValueError(f"{self!r}: backward expects a gradient of shape "
                              f"{(n_images, self.out_channels * positions)}, got {grad.shape}")
-        grad_z = Matrix._wrap(channel_rows(grad.rows, self.out_channels), self.out_channels)
+        grad_z = Matrix.from_rows(channel_rows(grad.rows, self.out_channels), self.out_channels)
         # dW = P.T @ dZ, summed over blocks of about BLOCK_ROWS patches: one product over the whole
         # batch would run dot products of n*H_out*W_out terms whose operands overflow the CPU's
         # cache, 3 to 4 times slower (bench/run.py --conv measures it)
@@ -168,7 +168,7 @@ class Conv2D(Layer):
         weight_grad = None
         for start in range(0, n_images, per_block):
             stop = min(start + per_block, n_images)
-            block = Matrix._wrap(join_columns(columns[start:stop]), (stop - start) * positions)
+            block = Matrix.from_rows(join_columns(columns[start:stop]), (stop - start) * positions)
             part = block @ grad_z[start * positions:stop * positions]
             weight_grad = part if weight_grad is None else weight_grad + part
         self.weight.grad = weight_grad
@@ -177,7 +177,7 @@ class Conv2D(Layer):
         if not input_grad:
             return None
         patch_grads = grad_z @ self.weight.value.T
-        return Matrix._wrap(col2im(patch_grads.rows, n_images, geometry), flat_size(self.input_shape))
+        return Matrix.from_rows(col2im(patch_grads.rows, n_images, geometry), flat_size(self.input_shape))
 
     def parameters(self):
         return [self.weight] if self.bias is None else [self.weight, self.bias]

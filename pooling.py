@@ -87,7 +87,7 @@ class _Pool2D(Layer):
             outputs.append(row)
             saved.append(kept)
         self.saved = saved
-        return Matrix._wrap(outputs, geometry.channels * geometry.positions)
+        return Matrix.from_rows(outputs, geometry.channels * geometry.positions)
 
     def backward(self, grad, input_grad=True):
         saved, geometry = self._saved(self.saved), self.geometry
@@ -101,7 +101,7 @@ class _Pool2D(Layer):
             for c, memo in enumerate(kept):
                 columns += self._unpool(grad_row[c * positions:(c + 1) * positions], memo, window)
             images.append(columns_to_image(columns, geometry))
-        return Matrix._wrap(images, flat_size(self.input_shape))
+        return Matrix.from_rows(images, flat_size(self.input_shape))
 
     # -------------------------------------------------------------- saving
     def get_config(self):
@@ -251,13 +251,13 @@ class GlobalAvgPool2D(Layer):
             raise ValueError(f"{self!r} with input shape {self.input_shape} expects rows of "
                              f"{size * channels} values, got shape {x.shape}")
         self.n_rows = x.shape[0]
-        return Matrix._wrap([[sum(row[start:start + size]) / size for start in range(0, len(row), size)]
+        return Matrix.from_rows([[sum(row[start:start + size]) / size for start in range(0, len(row), size)]
                              for row in x.rows], channels)
 
     def backward(self, grad, input_grad=True):
         self._saved(self.n_rows)
         size = self.pixels
-        return Matrix._wrap([list(chain.from_iterable([g / size] * size for g in row)) for row in grad.rows],
+        return Matrix.from_rows([list(chain.from_iterable([g / size] * size for g in row)) for row in grad.rows],
                             size * self.input_shape[0])
 
     def get_config(self):

@@ -383,7 +383,7 @@ class TrainingTest(unittest.TestCase):
         network = Network([Conv2D(1, 4, 3, padding=1, input_shape=(1, 6, 6), rng=rng), ReLU(),
                            GlobalAvgPool2D(), Dense(4, 2, rng=rng), Softmax()])
         history = network.fit(X, Y, CrossEntropy(), Adam(network.parameters(), lr=0.05), epochs=30,
-                              batch_size=10, rng=random.Random(0), verbose=False)
+                              batch_size=10, rng=random.Random(0))
         self.assertLess(history["loss"][-1], 0.2 * history["loss"][0])
         self.assertEqual(history["accuracy"][-1], 1.0)
 
