@@ -239,5 +239,27 @@ class RecurrentModelTest(unittest.TestCase):
         self.assertEqual(repr(LSTM.from_config(layer.get_config())), "LSTM(2 -> 3)")
 
 
+class DocumentedExampleTest(unittest.TestCase):
+    """The worked example of docs/recurrent.md: one unit, two steps, L = h_2."""
+
+    def test_the_numbers_of_the_worked_example(self):
+        layer = RNN(1, 1)
+        for parameter, value in ((layer.weight_ih, 0.5), (layer.weight_hh, -1.0), (layer.bias_ih, 0.0),
+                                 (layer.bias_hh, 0.1)):
+            parameter.value = Matrix([[value]])
+        h = layer.forward(Matrix([[1.0, 2.0]])).rows[0]
+        grad_x = layer.backward(Matrix([[0.0, 1.0]])).rows[0]
+        shown = [h[0], h[1], layer.weight_ih.grad.rows[0][0], layer.weight_hh.grad.rows[0][0],
+                 layer.bias_ih.grad.rows[0][0], layer.bias_hh.grad.rows[0][0], grad_x[0], grad_x[1]]
+        documented = [0.537050, 0.510163, 0.953089, 0.397274, 0.213356, 0.213356, -0.263189, 0.369867]
+        for mine, value in zip(shown, documented):
+            self.assertAlmostEqual(mine, value, delta=5e-7)
+        with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                               "recurrent.md"), encoding="utf-8") as f:
+            text = f.read()
+        for value in documented:
+            self.assertIn(f"{value:.6f}".lstrip("-"), text)
+
+
 if __name__ == "__main__":
     unittest.main()
