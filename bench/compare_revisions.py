@@ -5,7 +5,8 @@
 OLD (and NEW; by default this work tree) are git revisions: a commit hash, HEAD~3, a
 branch. Their files are exported into temporary folders (git archive; the working tree
 is not touched), and each tree runs
-its own bench/run.py's fit_digits in a fresh process, so each side uses the API it had.
+the same digits epoch in a fresh process, with the API it had (fit took verbose=False
+before the callbacks; bench/run.py's network, data and Adam settings).
 The two sides alternate, round after round, so a slow moment on a noisy machine hits
 both; each process reports the median of its epochs, and the table gives the median of
 the rounds and the ratio new / old (below 1.00: this tree is faster).
@@ -23,17 +24,27 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = r"""
-import json, statistics, sys, time
+import json, random, statistics, sys, time
 sys.path[:0] = [{tree!r}, {bench!r}]
 import run
 from matrix import Matrix
 X_rows, Y_rows = run.load_digits()
 X, Y = Matrix(X_rows), Matrix(Y_rows)
-run.fit_digits(X, Y)  # warm-up
+
+def epoch():  # bench/run.py's fit_digits, written out: older trees passed verbose=False, newer ones cannot
+    rng = random.Random(0)
+    network = run.digits_network(rng)
+    optimizer = run.Adam(network.parameters(), lr=0.001)
+    try:
+        network.fit(X, Y, run.CrossEntropy(), optimizer, epochs=1, batch_size=32, rng=rng, verbose=False)
+    except TypeError:
+        network.fit(X, Y, run.CrossEntropy(), optimizer, epochs=1, batch_size=32, rng=rng)
+
+epoch()  # warm-up
 times = []
 for _ in range({epochs}):
     started = time.perf_counter()
-    run.fit_digits(X, Y)
+    epoch()
     times.append(time.perf_counter() - started)
 print(json.dumps(statistics.median(times)))
 """
