@@ -507,7 +507,7 @@ def _sorted_graph(root, gradients_only):
         elif id(node) not in seen:
             seen.add(id(node))
             stack.append((node, True))
-            stack.extend((parent, False) for parent in node.parents
+            stack.extend((parent, False) for parent in reversed(node.parents)  # the first input first
                          if id(parent) not in seen
                          and (not gradients_only or parent.requires_grad or parent._backward is not None))
     return order

@@ -21,7 +21,7 @@ import difflib
 import math
 import sys
 
-from app import explain
+from app import explain, explain_graph
 from app import export
 from app import pipeline
 from app.charts import save_svg
@@ -117,11 +117,15 @@ def explain_parser():
     parser.add_argument("--loss", choices=sorted(explain.LOSSES), default="cross_entropy",
                         help="cross_entropy (softmax outputs) or mse (default: cross_entropy)")
     parser.add_argument("--lr", type=_positive_number, default=0.5, help="the SGD learning rate (default: 0.5)")
+    parser.add_argument("--autograd", action="store_true",
+                        help="the same step as a computation graph: each node's value, then each node's "
+                             "gradient in the order backward() visits them (autograd.py)")
     return parser
 
 
 def run_explain(args):
-    explain.walk_through(activation=args.activation, loss=args.loss, lr=args.lr)
+    walk = explain_graph.graph_walk if args.autograd else explain.walk_through
+    walk(activation=args.activation, loss=args.loss, lr=args.lr)
 
 
 def _model_and_rows_arguments(parser):

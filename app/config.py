@@ -28,7 +28,7 @@ from utils import InputError, quote
 
 # The valid names come from the registries, so a new activation, loss or
 # optimizer is accepted by the config as soon as it is registered.
-ACTIVATIONS = list(activations.ACTIVATIONS)
+ACTIVATIONS = activations.ACTIVATIONS  # the registry itself: a layer added by network.register_layer counts
 LOSSES = list(losses.LOSSES)
 OPTIMIZERS = list(optimizers.OPTIMIZERS)
 SCHEDULERS = ["step", "exponential", "cosine", "plateau"]

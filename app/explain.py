@@ -84,17 +84,22 @@ def _shape(matrix):
     return f"({matrix.shape[0]}x{matrix.shape[1]})"
 
 
-def walk_through(activation="sigmoid", loss="cross_entropy", lr=0.5, decimals=4, out=print):
-    """Print one forward pass, loss, backward pass and SGD update of the 2-3-2 network.
-
-    Returns the loss before and after the step, so tests can check the story ends downhill.
-    """
+def check_options(activation, loss, lr):
+    """ValueError unless the walk's options are valid (shared with explain --autograd)."""
     if activation not in HIDDEN_ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(sorted(HIDDEN_ACTIVATIONS))}")
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(sorted(LOSSES))}")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"the learning rate must be a number > 0, got {lr!r}")
+
+
+def walk_through(activation="sigmoid", loss="cross_entropy", lr=0.5, decimals=4, out=print):
+    """Print one forward pass, loss, backward pass and SGD update of the 2-3-2 network.
+
+    Returns the loss before and after the step, so tests can check the story ends downhill.
+    """
+    check_options(activation, loss, lr)
     p = _Printer(decimals, out)
     activation_class, activation_formula, derivative = HIDDEN_ACTIVATIONS[activation]
     hidden, output = Dense(2, 3, init="zeros"), Dense(3, 2, init="zeros")
@@ -203,17 +208,25 @@ def walk_through(activation="sigmoid", loss="cross_entropy", lr=0.5, decimals=4,
     p.say("    (dL/dX = dZ1 @ W1.T is not needed: the inputs are data, not weights.)")
 
     # ----------------------------------------------------------------- update
+    SGD(hidden.parameters() + output.parameters(), lr=lr).step()
+    loss_after = criterion.forward(output.forward(squash.forward(hidden.forward(X))), Y)
+    print_update(p, lr, (("W1", W1, dW1, hidden.weight.value), ("b1", b1, db1, hidden.bias.value),
+                         ("W2", W2, dW2, output.weight.value), ("b2", b2, db2, output.bias.value)),
+                 loss_before, loss_after)
+    return loss_before, loss_after
+
+
+def print_update(p, lr, parameters, loss_before, loss_after):
+    """The walk's ending, shared with explain --autograd: each (name, before, gradient, after)
+    of the SGD step, then the loss on the same batch before and after it."""
+    num, fac = p.num, p.factor
     p.say()
     p.say(f"UPDATE: plain SGD moves every parameter against its gradient, W = W - lr * dW, lr = {lr:g}")
-    SGD(hidden.parameters() + output.parameters(), lr=lr).step()
-    for name, before, grad, after in (("W1", W1, dW1, hidden.weight.value), ("b1", b1, db1, hidden.bias.value),
-                                      ("W2", W2, dW2, output.weight.value), ("b2", b2, db2, output.bias.value)):
+    for name, before, grad, after in parameters:
         p.matrix(f"{name} new", after)
         p.check(f"{name}[0][0] = {num(before.rows[0][0])} - {lr:g} * {fac(grad.rows[0][0])} = "
                 f"{num(after.rows[0][0])}")
-    loss_after = criterion.forward(output.forward(squash.forward(hidden.forward(X))), Y)
     p.say()
     p.say(f"The same batch through the updated network: loss {num(loss_after)}, was {num(loss_before)}"
           + (" - one step downhill." if loss_after < loss_before else
              " - higher: this learning rate overshot; try a smaller --lr."))
-    return loss_before, loss_after

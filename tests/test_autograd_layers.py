@@ -6,6 +6,8 @@ outputs and gradients to 1e-12. Then AutogradLayer: a layer written as a forward
 saves, loads and shows in summary() like any other.
 """
 
+import contextlib
+import io
 import os
 import random
 import sys
@@ -122,10 +124,10 @@ class HandWrittenAgainstGraphTest(unittest.TestCase):
 
 
 # ------------------------------------------------------------------ AutogradLayer
-class Swish(AutogradLayer):
-    """x * sigmoid(x): the docs' example, written as a forward alone."""
+class SiLU(AutogradLayer):
+    """x * sigmoid(x) (PyTorch's SiLU, the docs' Swish), written as a forward alone."""
 
-    name = "swish_test"
+    name = "silu_test"
 
     def forward_tensor(self, x):
         return x * x.sigmoid()
@@ -168,12 +170,12 @@ def registered(test, *classes):
 
 class AutogradLayerTest(unittest.TestCase):
     def setUp(self):
-        registered(self, Swish, Scale)
+        registered(self, SiLU, Scale)
 
-    def test_swish_backward_passes_the_gradient_check(self):
+    def test_custom_layers_pass_the_gradient_check(self):
         rng = random.Random(3)
         for n, c in ((1, 3), (4, 2), (3, 5)):
-            check_layer(Swish(), random_matrix(rng, n, c, -3.0, 3.0), rng, what="Swish")
+            check_layer(SiLU(), random_matrix(rng, n, c, -3.0, 3.0), rng, what="SiLU")
             layer = Scale(c)
             layer.scale.data, layer.shift.data = random_matrix(rng, 1, c), random_matrix(rng, 1, c)
             check_layer(layer, random_matrix(rng, n, c), rng, what="Scale")
@@ -195,9 +197,9 @@ class AutogradLayerTest(unittest.TestCase):
     def test_a_custom_layer_trains_saves_loads_and_shows_in_summary(self):
         rng = random.Random(0)
         X, Y = xor_data()
-        network = Network([Dense(2, 8, rng=rng), Swish(), Scale(8), Dense(8, 2, rng=rng), Softmax()])
+        network = Network([Dense(2, 8, rng=rng), SiLU(), Scale(8), Dense(8, 2, rng=rng), Softmax()])
         summary = network.summary()
-        self.assertIn("Swish()", summary)
+        self.assertIn("SiLU()", summary)
         self.assertRegex(summary, r"Scale\(8\)\s+\(None, 8\)\s+16")
         network.fit(X, Y, CrossEntropy(), Adam(network.parameters(), lr=0.05), epochs=300, batch_size=4,
                     rng=rng)
@@ -210,12 +212,35 @@ class AutogradLayerTest(unittest.TestCase):
         self.assertEqual(loaded.predict(X).rows, network.predict(X).rows)
         self.assertEqual(loaded.layers[2].shift.data.rows, network.layers[2].shift.data.rows)
 
+    def test_a_registered_layer_trains_from_a_config(self):
+        from demos import custom_layer
+        registered(self, custom_layer.Swish, custom_layer.LearnedSwish)
+        out = io.StringIO()
+        with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(out):
+            custom_layer.from_the_config(epochs=3, folder=folder)
+            self.assertTrue(custom_layer.from_python(epochs=3, folder=folder))
+        self.assertIn("config, hidden activation 'swish': Swish()", out.getvalue())
+        self.assertIn("LearnedSwish(16)                    (None, 16)                  16", out.getvalue())
+        with self.assertRaisesRegex(ValueError, "already taken"):
+            class Other(AutogradLayer):
+                name = "swish"
+            register_layer(Other)
+
+    def test_an_unregistered_layer_is_an_unknown_activation_in_a_config(self):
+        from app.config import ConfigError, validate_config
+        config = {"data": {"path": "x.csv", "target": "y"},
+                  "model": {"hidden_layers": [{"units": 4, "activation": "silu_test"}]}}
+        validate_config(config)  # registered in setUp
+        activations.ACTIVATIONS.pop("silu_test")
+        with self.assertRaisesRegex(ConfigError, "unknown activation 'silu_test'"):
+            validate_config(config)
+
     def test_output_shape_comes_from_tracing_the_forward(self):
         class FirstHalf(AutogradLayer):
             def forward_tensor(self, x):
                 return columns(x, 0, x.shape[1] // 2)
 
-        network = Network([Dense(3, 4), Swish(), FirstHalf(), Dense(2, 1)])
+        network = Network([Dense(3, 4), SiLU(), FirstHalf(), Dense(2, 1)])
         self.assertEqual(network.shapes, [(4,), (4,), (2,), (1,)])
         with self.assertRaisesRegex(ValueError, r"layer 1: Scale\(3\) cannot take inputs of shape \(4,\)"):
             Network([Dense(3, 4), Scale(3)])
