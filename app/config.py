@@ -396,7 +396,7 @@ def _check_fractions(config, report):
 def _check_loss_matches_output(config, report):
     loss, output = _get(config, "training.loss"), _get(config, "model.output_activation")
     allowed = LOSS_OUTPUT_ACTIVATIONS.get(loss) if isinstance(loss, str) else None
-    if allowed and output in ACTIVATIONS and output not in allowed:
+    if allowed and isinstance(output, str) and output in ACTIVATIONS and output not in allowed:
         report("training.loss", f"{loss!r} needs model.output_activation "
                f"{' or '.join(map(repr, allowed))}, got {output!r}")
 
