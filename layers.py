@@ -10,6 +10,7 @@ Every layer (and every activation) subclasses Layer and has one interface:
     buffers() -> {name: Matrix}              (saved, not trained: running statistics)
     penalty() -> float                       (added to the loss: L1 / L2)
     output_shape(input_shape) -> shape       (per-sample shapes, e.g. (16,) or (C, H, W))
+    sublayers() -> list of Layer             (the layers a container runs: Residual)
     get_config() / from_config(config)       (the constructor's arguments, for saving)
 Gradients are computed here; the optimizer applies them in a separate step.
 
@@ -114,6 +115,12 @@ class Layer:
         output = self.output_shape(tuple(input_shape))
         self.input_shape = tuple(input_shape)
         return output
+
+    def sublayers(self):
+        """The layers this one contains and runs (a Residual's), none by default. A saved model
+        keeps them inside the container's entry, and the constructor takes them as `layers`;
+        a container's parameters() and buffers() are its layers'."""
+        return []
 
     def get_config(self):
         """The constructor's arguments, as JSON-ready values, for saving the model."""

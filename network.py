@@ -15,14 +15,17 @@ import json
 import math
 
 from activations import ACTIVATIONS, get_activation
+from attention import MultiHeadSelfAttention
 from batchnorm2d import BatchNorm2D
 from callbacks import CallbackList, TrainingRun
 from conv import Conv1D, Conv2D
 from layers import BatchNorm, Dense, Dropout, Layer
 from matrix import Matrix
+from normalization import LayerNorm, RMSNorm
 from pooling import AvgPool1D, AvgPool2D, Flatten, GlobalAvgPool1D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
 from recurrent import GRU, LSTM, RNN
 from sequence import Embedding, PositionwiseDense
+from transformer import PositionEmbedding, Residual
 from utils import InputError, make_rng, read_json, write_atomic
 
 FORMAT_NAME = "pure-python-neural-network"
@@ -35,6 +38,8 @@ LAYER_TYPES = {cls.__name__: cls for cls in (
     MaxPool1D, AvgPool1D, GlobalAvgPool1D, Flatten)}
 LAYER_TYPES.update({cls.__name__: cls for cls in (Embedding, PositionwiseDense, RNN, LSTM, GRU)})
 LAYER_TYPES.update({cls.__name__: cls for cls in ACTIVATIONS.values()})
+LAYER_TYPES.update({cls.__name__: cls for cls in (LayerNorm, RMSNorm, MultiHeadSelfAttention, PositionEmbedding,
+                                                  Residual)})
 
 
 def register_layer(cls):
@@ -239,37 +244,28 @@ class Network:
 
     # --------------------------------------------------------------- summary
     def summary(self, n_inputs=None):
-        """A table of the layers, their output shapes (None for the batch) and parameter counts."""
+        """A table of the layers, their output shapes (None for the batch) and parameter counts.
+        A container's layers (a Residual's) follow it, indented; the counts are theirs."""
         shapes = self.shapes
         if n_inputs is not None and shapes[0] is None:
             shapes = Network([_InputShape((n_inputs,))] + self.layers).shapes[1:]
-        names = [repr(layer) for layer in self.layers]
-        width = max([36] + [len(name) + 2 for name in names])  # Conv2D(16 -> 32, 3x3, stride 2, padding 1)
-        lines = ["{:<{}}{:<20}{:>10}".format("Layer", width, "Output shape", "Params"), "=" * (width + 30)]
+        rows = _summary_rows(self.layers, shapes, 0)
+        width = max([36] + [len(name) + 2 for name, _, _ in rows])  # the name column, wider for long names
+        row_format = "{:<%d}{:<20}{:>10}" % width
+        lines = [row_format.format("Layer", "Output shape", "Params"), "=" * (width + 30)]
         total = 0
-        for layer, name, shape in zip(self.layers, names, shapes):
-            count = sum(p.value.shape[0] * p.value.shape[1] for p in layer.parameters())
-            total += count
+        for name, shape, count in rows:
+            total += count or 0
             shown = "(None, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
-            lines.append("{:<{}}{:<20}{:>10,}".format(name, width, shown, count))
+            lines.append(row_format.format(name, shown, "" if count is None else f"{count:,}"))
         lines += ["=" * (width + 30), f"Total parameters: {total:,}"]
         return "\n".join(lines)
 
     # ------------------------------------------------------- save and load
     def to_dict(self):
         """The model as plain JSON-ready data: layer types, their options and weights."""
-        layers = []
-        for layer in self.layers:
-            entry = {"type": type(layer).__name__, "config": layer.get_config()}
-            params = layer.parameters()
-            if params:
-                entry["parameters"] = {p.name: p.value.tolist() for p in params}
-            buffers = layer.buffers()
-            if buffers:
-                entry["buffers"] = {name: matrix.tolist() for name, matrix in buffers.items()}
-            layers.append(entry)
         return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-                "layers": layers, "metadata": self.metadata}
+                "layers": [_layer_to_dict(layer) for layer in self.layers], "metadata": self.metadata}
 
     def save(self, path):
         """Write the model as JSON, atomically: a crash leaves the old file or the new one."""
@@ -338,6 +334,36 @@ class Network:
 
 
 # ------------------------------------------------------------------ helpers
+def _summary_rows(layers, shapes, depth):
+    """(name, output shape, parameter count) for each layer; a container's count is None and
+    its layers follow, indented two spaces more."""
+    rows = []
+    for layer, shape in zip(layers, shapes):
+        inner = layer.sublayers()
+        count = None if inner else sum(p.value.shape[0] * p.value.shape[1] for p in layer.parameters())
+        rows.append(("  " * depth + repr(layer), shape, count))
+        if inner:
+            rows += _summary_rows(inner, layer.shapes, depth + 1)
+    return rows
+
+
+def _layer_to_dict(layer):
+    """A layer's entry in a saved model: its type, options and weights; a container (Residual)
+    holds its layers' entries under "layers" instead of weights."""
+    entry = {"type": type(layer).__name__, "config": layer.get_config()}
+    inner = layer.sublayers()
+    if inner:
+        entry["layers"] = [_layer_to_dict(sublayer) for sublayer in inner]
+        return entry
+    params = layer.parameters()
+    if params:
+        entry["parameters"] = {p.name: p.value.tolist() for p in params}
+    buffers = layer.buffers()
+    if buffers:
+        entry["buffers"] = {name: matrix.tolist() for name, matrix in buffers.items()}
+    return entry
+
+
 def _check_fit_arguments(X, Y, epochs, batch_size):
     if not isinstance(X, Matrix) or not isinstance(Y, Matrix):
         raise TypeError(f"fit needs X and Y as Matrix objects, got {type(X).__name__} and {type(Y).__name__} "
@@ -436,10 +462,19 @@ def _layer_from_dict(entry, where):
     if not isinstance(saved, dict):
         raise ModelFileError(f"{where}.parameters: must be an object")
     _check_declared_shape(kind, config, saved, where)
+    if "layers" in entry:  # a container: its layers first, each loaded with its own weights
+        inner = entry["layers"]
+        if not isinstance(inner, list) or not inner:
+            raise ModelFileError(f"{where}.layers: must be a non-empty list")
+        if saved or entry.get("buffers"):
+            raise ModelFileError(f"{where}: a container keeps its weights in its layers' entries, not its own")
+        config = dict(config, layers=[_layer_from_dict(sub, f"{where}.layers[{i}]") for i, sub in enumerate(inner)])
     try:
         layer = LAYER_TYPES[kind].from_config(config)
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{where}.config: {error}") from None
+    if "layers" in entry:
+        return layer
     for param in layer.parameters():
         if param.name not in saved:
             raise ModelFileError(f"{where}.parameters: missing {param.name!r}")
