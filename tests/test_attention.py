@@ -128,6 +128,16 @@ class ReferenceTest(unittest.TestCase):
         layer.causal = False
         self.assertNotEqual(layer.forward(x).rows[0][:4], layer.forward(later_changed).rows[0][:4])
 
+    def test_the_worked_example_of_docs_attention_md(self):
+        layer = MultiHeadSelfAttention(2, 1, causal=True, bias=False)
+        layer.in_proj_weight.value = Matrix([[1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 0, 1]])
+        layer.out_proj_weight.value = Matrix([[1, 0], [0, 1]])
+        y = layer.forward(Matrix([[1, 0, 0, 1]]))
+        assert_close(y, [[1.0, 0.0, 0.33024, 0.66976]], "Y", tolerance=2e-5)
+        grad_input = layer.backward(Matrix([[0, 0, 1, 0]]))
+        assert_close(grad_input, [[0.33024, 0.15640, 0.82616, -0.31280]], "dX", tolerance=2e-5)
+        assert_close(layer.out_proj_weight.grad, [[0.33024, 0.0], [0.66976, 0.0]], "dW_out", tolerance=2e-5)
+
     def test_weights_are_a_softmax_of_the_scaled_scores(self):
         weights = attention_weights(Matrix([[0.0, math.log(3.0)], [1000.0, -1000.0]]), 1.0, False)
         assert_close(weights, [[0.25, 0.75], [1.0, 0.0]], "A", tolerance=1e-15)

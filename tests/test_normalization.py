@@ -139,6 +139,11 @@ class ReferenceTest(unittest.TestCase):
         self.assertAlmostEqual(y[0], 3.0 / math.sqrt(12.5), places=15)
         self.assertAlmostEqual(y[1], 4.0 / math.sqrt(12.5), places=15)
 
+    def test_the_worked_example_of_docs_attention_md(self):
+        layer = RMSNorm(2, elementwise_affine=False, eps=1e-300)
+        assert_close(layer.forward(Matrix([[3.0, 4.0]])), [[0.84853, 1.13137]], "y", tolerance=1e-5)
+        assert_close(layer.backward(Matrix([[1.0, 0.0]])), [[0.18102, -0.13576]], "dx", tolerance=5e-5)
+
     def test_steps_are_normalized_independently(self):
         layer = LayerNorm(3)
         x = Matrix([[1.0, 2.0, 4.0, 10.0, -7.0, 3.0]])
