@@ -49,6 +49,24 @@ def make_rng(seed):
 
 
 # -------------------------------------------------------------------- files
+def parse_json(text):
+    """json.loads(text), but a JSONDecodeError always carries a message that can be printed.
+
+    PyPy's fast decoder (_pypyjson, PyPy 7.3) words an unexpected non-ASCII
+    character by the first byte of its UTF-8 form, a broken string: formatting
+    that message into another raises SystemError inside PyPy. So on an error
+    the text is decoded again by json.JSONDecoder, the same grammar without
+    that fast path, which stops at the same place with a sound message (on
+    CPython, the same message). The second decode is outside the except block,
+    so the broken exception is not attached to the one raised.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    return json.JSONDecoder().decode(text)
+
+
 def read_json(path, kind, error=InputError):
     """Parse the JSON file at `path`; every way it can fail becomes `error`, naming the file.
 
@@ -57,7 +75,8 @@ def read_json(path, kind, error=InputError):
     """
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            text = f.read()
+        return parse_json(text)
     except FileNotFoundError:
         raise error(f"{path}: {kind} file not found") from None
     except IsADirectoryError:

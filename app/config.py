@@ -24,7 +24,7 @@ import layers
 import losses
 import optimizers
 from datasets import delimiter_problem
-from utils import InputError, quote
+from utils import InputError, parse_json, quote
 
 # The valid names come from the registries, so a new activation, loss or
 # optimizer is accepted by the config as soon as it is registered.
@@ -475,7 +475,7 @@ def load_config(path):
     except OSError as error:
         raise ConfigError([f"cannot read the file: {error.strerror}"], source) from None
     try:
-        cfg = json.loads(text)
+        cfg = parse_json(text)  # not json.loads: see utils.parse_json (PyPy)
     except json.JSONDecodeError as error:
         raise ConfigError([f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"],
                           source) from None

@@ -1,9 +1,14 @@
-"""Tests for the fast path of matrix.py's product: skipping the zeros of sparse rows.
+"""Tests for matrix.py's product kernels: both of them, on every interpreter.
 
-Each product is compared with the slow obvious one (index loops, math.fsum) on
-shapes and sparsity patterns chosen so that every branch of matrix._product
-runs: dense rows, rows past the break-even share of zeros, all-zero rows,
-products too narrow to count zeros, and the transposed operands of a backward pass.
+matrix.py picks one kernel at import: "builtins" (dot products in C builtins,
+zeros of sparse rows skipped past a break-even share) on CPython, "loops"
+(row-accumulating plain loops, which PyPy's JIT compiles) on PyPy. Each is
+called here directly, whichever runs Matrix @, and compared with the slow
+obvious product (index loops, math.fsum) on shapes and sparsity patterns
+chosen so that every branch runs: dense rows, rows past the break-even share
+of zeros, all-zero rows, products too narrow to count zeros, row counts that
+leave one to three terms past the loops' groups of four, and the transposed
+operands of a backward pass.
 """
 
 import math
@@ -60,7 +65,7 @@ class ZeroSkippingTest(ProductCase):
         k, m = 64, 64
         a = random_rows(rng, 20, k, 0.8)
         b = random_rows(rng, k, m)
-        skipped = matrix._product(a, b)
+        skipped = matrix._product_builtins(a, b)
         dense = [matrix._dots(row, list(zip(*b))) for row in a]
         self.assertEqual(skipped, dense)
         share_limit = matrix._SKIP_BASE + matrix._SKIP_PER_COLUMN / m
@@ -86,6 +91,44 @@ class ZeroSkippingTest(ProductCase):
             share = matrix._SKIP_BASE + matrix._SKIP_PER_COLUMN / m
             self.assertGreater(share, 0.0)
             self.assertLess(share, 1.0, f"with {m} columns no row could ever skip its zeros")
+
+
+class BothKernelsTest(ProductCase):
+    def test_each_kernel_gives_the_obvious_product(self):
+        rng = random.Random(11)
+        for name, kernel in sorted(matrix.KERNELS.items()):
+            for n, k, m in ((1, 1, 1), (3, 5, 2), (4, 7, 9), (2, 64, 64), (5, 30, 17), (6, 13, 40)):
+                for zero_share in (0.0, 0.5, 0.95):
+                    a, b = random_rows(rng, n, k, zero_share), random_rows(rng, k, m)
+                    with self.subTest(kernel=name, shape=(n, k, m), zero_share=zero_share):
+                        self.assert_product_close(Matrix.from_rows(kernel(a, b)), naive_product(a, b), k)
+
+    def test_each_kernel_leaves_its_operands_unchanged_and_returns_new_lists(self):
+        a, b = [[0.0, 2.0, 0.0, 1.0, 3.0]], [[float(i + j) for j in range(3)] for i in range(5)]
+        before = ([row[:] for row in a], [row[:] for row in b])
+        for name, kernel in sorted(matrix.KERNELS.items()):
+            with self.subTest(kernel=name):
+                result = kernel(a, b)
+                self.assertEqual(result, [[2.0 * 1 + 1.0 * 3 + 3.0 * 4, 2.0 * 2 + 1.0 * 4 + 3.0 * 5,
+                                           2.0 * 3 + 1.0 * 5 + 3.0 * 6]])
+                self.assertEqual((a, b), before)
+                self.assertTrue(all(type(row) is list for row in result))
+
+    def test_an_all_zero_row_gives_zeros_in_each_kernel(self):
+        for name, kernel in sorted(matrix.KERNELS.items()):
+            with self.subTest(kernel=name):
+                self.assertEqual(kernel([[0.0] * 6], [[1.5] * 4] * 6), [[0.0] * 4])
+
+    @unittest.skipIf(hasattr(math, "sumprod"), "3.12+: the builtins kernel uses sumprod, which rounds once")
+    def test_before_3_12_both_kernels_add_in_the_same_order_bit_for_bit(self):
+        rng = random.Random(12)
+        a, b = random_rows(rng, 9, 37, 0.3), random_rows(rng, 37, 23)
+        self.assertEqual(matrix._product_loops(a, b), matrix._product_builtins(a, b))
+
+    def test_the_kernel_fits_the_interpreter(self):
+        expected = "loops" if sys.implementation.name == "pypy" else "builtins"
+        self.assertEqual(matrix.KERNEL, expected)
+        self.assertIs(matrix._product, matrix.KERNELS[expected])
 
 
 class BackwardProductTest(ProductCase):

@@ -5,6 +5,7 @@
 
 import contextlib
 import io
+import json
 import math
 import os
 import random
@@ -20,7 +21,8 @@ from matrix import Matrix  # noqa: E402
 from datasets import (DataError, Normalizer, delimiter_problem, load_csv, one_hot, read_csv_rows,
     sorted_class_names, train_test_split)  # noqa: E402
 from metrics import accuracy, confusion_matrix, precision_recall_f1, regression_scores  # noqa: E402
-from utils import InputError, check_writable, finite_sum, make_rng, quote, write_atomic  # noqa: E402
+from utils import (InputError, check_writable, finite_sum, make_rng, parse_json, quote, read_json,  # noqa: E402
+                   write_atomic)
 
 
 class TempFolderTest(unittest.TestCase):
@@ -389,6 +391,32 @@ class MetricsTest(unittest.TestCase):
 
 
 # -------------------------------------------------------------------- files
+class ReadJsonTest(TempFolderTest):
+    # a character outside ASCII where a value must start: PyPy 7.3's fast decoder words it
+    # by one byte of its UTF-8 form, a string PyPy then fails to format (SystemError)
+    DAMAGED = ['[1, \ufeff2]', '{"a": [1, 2],\n "b": \u00e9}', '[1, 2\u20ac, 3]']
+
+    def test_non_ascii_where_a_value_belongs_is_one_clean_error_line(self):
+        for text in self.DAMAGED:
+            with self.subTest(text=text):
+                path = self.file(text, "model.json")
+                with self.assertRaises(InputError) as caught:
+                    read_json(path, "model")
+                message = f"{caught.exception}"  # formatting it is what failed on PyPy
+                self.assertIn("not a valid model file (damaged or truncated JSON: ", message)
+                self.assertRegex(message, r"line \d+ column \d+ \(char \d+\)")
+                self.assertNotIn("\n", message)
+
+    def test_parse_json_reports_where_the_text_broke(self):
+        with self.assertRaises(json.JSONDecodeError) as caught:
+            parse_json('{"a": [1, 2],\n "b": \u00e9}')
+        self.assertEqual((caught.exception.lineno, caught.exception.colno), (2, 7))
+        self.assertEqual(f"{caught.exception}", "Expecting value: line 2 column 7 (char 20)")
+        # the fast decoder's exception (whose message PyPy cannot print) is not attached
+        self.assertNotIsInstance(caught.exception.__context__, json.JSONDecodeError)
+        self.assertEqual(parse_json('{"a": [1, 2.5]}'), {"a": [1, 2.5]})
+
+
 class WriteAtomicTest(TempFolderTest):
     def test_writes_the_text_and_leaves_no_temporary_file(self):
         path = os.path.join(self.folder.name, "out.json")
