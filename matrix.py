@@ -13,144 +13,49 @@ neural networks: it offers the handful of operations they are built from.
     in place     A.update_(fn, B, ...), the one operation that changes its
                  matrix: optimizers update parameters and their state with it
 
-Speed. CPython runs a loop written in Python about fifty times slower than the
-same loop inside a builtin, so every kernel here is shaped to push its inner
-loop into C:
-  * the product transposes the right operand once, so that each entry of the
-    result is a dot product of two Python lists, computed by `math.sumprod`
-    (Python 3.12+) or by `sum(map(operator.mul, row, column))` before that;
-  * a row of the left operand that is mostly exact zeros (ReLU outputs, blank
-    pixels) is multiplied by its nonzero entries only, when that pays;
+Speed. The loops themselves live in matrix_kernels.py, in two shapes chosen
+at import by the interpreter (KERNEL): on CPython ("builtins") the inner loops
+run inside C builtins (the product's dot products in sum(map(mul)) or
+math.sumprod, with the zeros of sparse rows skipped; elementwise steps in
+map()); on PyPy ("loops") they are plain loops, which its JIT compiles. Here:
   * elementwise operations are `list(map(operator.add, row_a, row_b))`, which
-    never executes a Python-level statement per element;
+    never executes a Python-level statement per element on CPython;
   * results are built by `Matrix.from_rows`, which trusts its rows and skips
     the validation that `Matrix(rows)` does for user data;
-  * combine and update_ hand a function to map() over whole rows; a layer
-    whose backward is on the hot path writes the same formula as a list
-    comprehension over .rows, which spares CPython a function call per entry.
+  * combine and update_ call their function once per entry; on CPython that
+    call costs tens of nanoseconds, so an activation on the hot path writes
+    its formula as a list comprehension over .rows instead.
 `bench/run.py` measures each of these choices.
 """
 
 import math
 import operator
-import sys
-from itertools import compress
 
-# ------------------------------------------------------------------ kernels
-# A product spends all its time in its innermost loop, a dot product of
-# length k. CPython runs that loop about fifty times faster inside a C builtin
-# than as bytecode, so each product hands whole rows to a builtin:
-#   Python 3.12+   math.sumprod(row, column): one C loop, no float object per term
-#   before 3.12    sum(map(operator.mul, row, column)): map multiplies, sum adds, both in C
-# _dots is the loop over the columns for one row of the result; the 3.11
-# version spells out sum(map(...)) inside it instead of calling a helper per
-# entry, which would add a Python call to every one of the n * m dot products.
-# bench/kernel_variants.py times every other spelling tried (all slower).
+import matrix_kernels
 
-if hasattr(math, "sumprod"):  # Python 3.12+
-    _sumprod = math.sumprod
-
-    def _dots(row, columns):
-        """[dot(row, column) for column in columns], each by math.sumprod."""
-        return [_sumprod(row, column) for column in columns]
-
-    # Skipping a row's zeros (see _product) pays when its share of zeros is
-    # above SKIP_BASE + SKIP_PER_COLUMN / m, m the columns of the result
-    # (`python bench/run.py --zeros` measures it): about 0.42 for m = 64,
-    # 0.47 for m = 32, 0.68 for m = 10. Below SKIP_MIN_COLUMNS columns, counting
-    # the zeros (about one dot product per row) costs more than skipping saves.
-    _SKIP_BASE, _SKIP_PER_COLUMN, _SKIP_MIN_COLUMNS = 0.37, 3.1, 16
-else:  # Python 3.9 - 3.11
-    _mul = operator.mul
-
-    def _dots(row, columns):
-        """[dot(row, column) for column in columns], each by sum(map(mul, row, column))."""
-        return [sum(map(_mul, row, column)) for column in columns]
-
-    # sum(map(mul)) makes a float object per term, so each skipped term saves
-    # more than with sumprod: skipping pays from about 0.22 zeros for m = 64,
-    # 0.35 for m = 10, and counting costs a third of a dot product per row.
-    _SKIP_BASE, _SKIP_PER_COLUMN, _SKIP_MIN_COLUMNS = 0.2, 1.5, 8
+# The loops, in the shape that suits this interpreter (matrix_kernels.py):
+# "builtins" on CPython, "loops" on PyPy, chosen once at import.
+KERNEL = None
+_product = _transpose = _column_sums = _combine = _update = None
 
 
-def _product_builtins(left_rows, right_rows):
-    """The rows of L @ R for L and R given as lists of rows of floats (CPython's kernel).
+def use_kernels(name):
+    """Make Matrix run the kernel set `name` ("builtins" or "loops"); returns the previous name.
 
-    R is transposed once, so that every entry is dot(row of L, column of R).
-    A row of L that is mostly exact zeros (ReLU outputs, blank pixels) is
-    multiplied by its nonzero entries only: itertools.compress keeps the rows
-    of R that face a nonzero entry, zip(*...) turns them into shortened
-    columns, and the dot products run over the nonzero values alone. Adding
-    0.0 never changes a sum, so the entries are the same, bit for bit (but a
-    0 * inf term is skipped instead of giving nan). Building the short columns
-    costs about as much per kept term as a skipped term saves on 3.12+, so a
-    row goes this way only when its share of zeros is past the break-even point
-    above. Dense data (weights, gradients, most features) has no exact zeros at
-    all: when the first row has none, no row is counted.
+    For tests and benchmarks, which run both sets on one interpreter: the set
+    chosen at import (matrix_kernels.KERNEL) is the faster one for it.
     """
-    columns = list(zip(*right_rows))
-    m = len(columns)
-    if m < _SKIP_MIN_COLUMNS or 0.0 not in left_rows[0]:
-        return [_dots(row, columns) for row in left_rows]
-    zero_limit = len(right_rows) * (_SKIP_BASE + _SKIP_PER_COLUMN / m)
-    result = []
-    for row in left_rows:
-        if row.count(0.0) <= zero_limit:
-            result.append(_dots(row, columns))
-            continue
-        values = list(filter(None, row))  # the nonzero entries, in order
-        if values:
-            result.append(_dots(values, zip(*compress(right_rows, row))))
-        else:
-            result.append([0.0] * m)
-    return result
+    global KERNEL, _product, _transpose, _column_sums, _combine, _update
+    if name not in matrix_kernels.KERNELS:
+        raise ValueError(f"unknown kernel set {name!r}; valid: {', '.join(sorted(matrix_kernels.KERNELS))}")
+    previous, KERNEL = KERNEL, name
+    kernels = matrix_kernels.KERNELS[name]
+    _product, _transpose, _column_sums = kernels["product"], kernels["transpose"], kernels["column_sums"]
+    _combine, _update = kernels["combine"], kernels["update"]
+    return previous
 
 
-def _product_loops(left_rows, right_rows):
-    """The rows of L @ R, as plain loops that PyPy's JIT compiles (PyPy's kernel).
-
-    Row i of the result accumulates the rows of R, each scaled by an entry of
-    row i of L (the "axpy" form, row_i += L[i][t] * R[t]):
-        C[i][j] = (((0 + L[i][t0] R[t0][j]) + L[i][t1] R[t1][j]) + ...)
-    over the t where L[i][t] is not 0.0, four rows of R per pass over C[i],
-    so each entry of C[i] is loaded and stored once per four terms. The terms
-    are added in the order of t, exactly as sum(map(mul, row, column)) adds
-    them: on CPython before 3.12 both kernels give the same bits.
-    """
-    m = len(right_rows[0])
-    columns = range(m)
-    result = []
-    for row in left_rows:
-        acc = [0.0] * m
-        nonzero = [t for t, x in enumerate(row) if x != 0.0]  # exact zeros add nothing
-        count, q = len(nonzero), 0
-        while q + 3 < count:
-            t0, t1, t2, t3 = nonzero[q], nonzero[q + 1], nonzero[q + 2], nonzero[q + 3]
-            x0, x1, x2, x3 = row[t0], row[t1], row[t2], row[t3]
-            r0, r1, r2, r3 = right_rows[t0], right_rows[t1], right_rows[t2], right_rows[t3]
-            for j in columns:
-                acc[j] = (((acc[j] + x0 * r0[j]) + x1 * r1[j]) + x2 * r2[j]) + x3 * r3[j]
-            q += 4
-        while q < count:
-            t = nonzero[q]
-            x, r = row[t], right_rows[t]
-            for j in columns:
-                acc[j] += x * r[j]
-            q += 1
-        result.append(acc)
-    return result
-
-
-# Which product kernel this interpreter runs, chosen once at import. The best
-# shape depends on who runs the inner loop: CPython interprets bytecode, so
-# its kernel hands whole rows to builtins written in C (sum, map, sumprod);
-# PyPy compiles plain loops to machine code, and there the row-accumulating
-# loops are about four times faster than sum(map(mul)) (`bench/run.py`, and
-# `bench/pypy.py` for both interpreters side by side). Both kernels work on
-# every interpreter, and the tests run both.
-KERNELS = {"builtins": _product_builtins, "loops": _product_loops}
-KERNEL = "loops" if sys.implementation.name == "pypy" else "builtins"
-_product = KERNELS[KERNEL]
+use_kernels(matrix_kernels.KERNEL)
 
 _isfinite = math.isfinite
 
@@ -322,7 +227,7 @@ class Matrix:
     @property
     def T(self):
         """Transpose: (n, m) -> (m, n), T[j][i] = M[i][j]."""
-        return Matrix.from_rows(list(map(list, zip(*self.rows))), self.shape[0])
+        return Matrix.from_rows(_transpose(self.rows), self.shape[0])
 
     # -------------------------------------------------------------- elementwise
     def _elementwise(self, other, op, symbol):
@@ -385,10 +290,7 @@ class Matrix:
         e.g. Matrix.combine(lambda g, y: g * y * (1 - y), dY, Y) for a sigmoid's
         backward. The same as A.map(fn) for one matrix, and as A + B for fn = add.
         """
-        rows = _same_shape_rows(first, others, "combine")
-        if len(rows) == 2:  # the common case, without building a tuple of rows per row
-            return Matrix.from_rows([list(map(fn, a, b)) for a, b in zip(*rows)], first.shape[1])
-        return Matrix.from_rows([list(map(fn, *row_group)) for row_group in zip(*rows)], first.shape[1])
+        return Matrix.from_rows(_combine(fn, _same_shape_rows(first, others, "combine")), first.shape[1])
 
     # --------------------------------------------------------------- in place
     def update_(self, fn, *others):
@@ -398,21 +300,15 @@ class Matrix:
 
         The one operation that changes its matrix (the trailing _ says so, as
         in PyTorch): an optimizer updates its parameters and its state with it,
-        e.g. p.update_(lambda p, g: p - lr * g, grad). Everything that holds
-        this Matrix sees the new values; every other operation returns a new one.
-        The right-hand side is computed in full before any entry changes, so fn
-        may read this matrix's old entries through `others` as well.
+        e.g. p.update_(lambda p, g: p - lr * g, grad). Each row list is
+        changed in place, so everything that holds this Matrix or one of its
+        rows sees the new values; every other operation returns a new matrix.
+        Entry (i, j) is computed from the entries (i, j) alone, so this matrix
+        may itself be one of `others` (M.update_(mul, M) squares M); a matrix
+        that holds M's rows at other positions (M.take([1, 0])) may not.
         """
         rows = _same_shape_rows(self, others, "update_")
-        if len(rows) == 1:
-            new_rows = [list(map(fn, a)) for a in rows[0]]
-        elif len(rows) == 2:
-            new_rows = [list(map(fn, a, b)) for a, b in zip(*rows)]
-        else:
-            new_rows = [list(map(fn, *row_group)) for row_group in zip(*rows)]
-        # the list of rows keeps its identity, its row lists are new: a matrix made
-        # from this one by take() or a row slice keeps the old values
-        self.rows[:] = new_rows
+        _update(fn, rows[0], rows[1:])
         return self
 
     # --------------------------------------------------------------- reductions
@@ -422,7 +318,7 @@ class Matrix:
         if axis is None:
             return math.fsum(map(math.fsum, self.rows))
         if axis == 0:
-            return Matrix.from_rows([list(map(sum, zip(*self.rows)))], self.shape[1])
+            return Matrix.from_rows([_column_sums(self.rows)], self.shape[1])
         if axis == 1:
             return Matrix.from_rows([[sum(row)] for row in self.rows], 1)
         raise ValueError(f"axis must be None, 0 or 1, got {axis!r}")

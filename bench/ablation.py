@@ -25,7 +25,7 @@ for path in (HERE, os.path.dirname(HERE)):
         sys.path.insert(0, path)
 
 import harness  # noqa: E402
-import matrix  # noqa: E402
+import matrix_kernels  # noqa: E402
 from matrix_api import old_decayed_grad_rows  # noqa: E402
 import run  # noqa: E402
 from activations import softmax_rows  # noqa: E402
@@ -103,12 +103,12 @@ def old_dots(row, columns):
 shipped_dense_backward = Dense.backward
 
 UNDO = [  # (what the optimization is, [(object, attribute, old value), ...])
-    ("Matrix @ skips exact zeros of sparse rows", [(matrix, "_SKIP_MIN_COLUMNS", 10 ** 9)]),
+    ("Matrix @ skips exact zeros of sparse rows", [(matrix_kernels, "_SKIP_MIN_COLUMNS", 10 ** 9)]),
     ("first layer's dX not computed", [(Dense, "backward", dense_backward_always_input_grad)]),
     ("softmax kept from CrossEntropy.forward", [(CrossEntropy, "forward", old_cross_entropy_forward),
                                                 (CrossEntropy, "backward", old_cross_entropy_backward)]),
     ("Adam: 1 - beta out of the comprehensions", [(Adam, "_update", old_adam_update)]),
-    ("dot products inline, not through a helper (before 3.12)", [(matrix, "_dots", old_dots)]),
+    ("dot products inline, not through a helper (before 3.12)", [(matrix_kernels, "_dots", old_dots)]),
 ]
 
 

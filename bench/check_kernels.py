@@ -85,11 +85,11 @@ def check_agreement():
 def check_same_rule_as_matrix():
     """kernels.matmul_skip_zeros must decide as Matrix @ does, or the fused loop would not be its bar."""
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import matrix
+    import matrix_kernels as matrix
     mine = (kernels.SKIP_BASE, kernels.SKIP_PER_COLUMN, kernels.SKIP_MIN_COLUMNS)
     theirs = (matrix._SKIP_BASE, matrix._SKIP_PER_COLUMN, matrix._SKIP_MIN_COLUMNS)
     if mine != theirs:
-        raise AssertionError("bench/kernels.py skips zeros by {}, matrix.py by {}".format(mine, theirs))
+        raise AssertionError("bench/kernels.py skips zeros by {}, matrix_kernels.py by {}".format(mine, theirs))
     return 1
 
 

@@ -285,6 +285,60 @@ def markdown_table(headers, rows, float_format="{:.3g}"):
     return "\n".join([line([str(header) for header in headers]), rule] + [line(row) for row in texts])
 
 
+# ---------------------------------------------------------------- results file
+
+def _sections(text):
+    """Split a Markdown text at its '## ' headings: [text before the first, section, section, ...]."""
+    parts, current = [], []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## ") and (current or parts):
+            parts.append("".join(current))
+            current = []
+        current.append(line)
+    parts.append("".join(current))
+    if not text.startswith("## "):
+        return parts
+    return [""] + parts
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def _write(path, text):
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(temporary, path)
+
+
+def write_section(path, section):
+    """Put `section` (text starting with a '## ' heading) into the Markdown file at path, in
+    place of the section with the same heading, or at the end: each script owns its section."""
+    heading = section.splitlines()[0]
+    parts = _sections(_read(path))
+    for index, part in enumerate(parts[1:], 1):
+        if part.splitlines()[0] == heading:
+            parts[index] = section.rstrip("\n") + "\n\n"
+            break
+    else:
+        if parts[-1] and not parts[-1].endswith("\n\n"):
+            parts[-1] = parts[-1].rstrip("\n") + "\n\n"
+        parts.append(section.rstrip("\n") + "\n\n")
+    _write(path, "".join(parts).rstrip("\n") + "\n")
+
+
+def write_head(path, head):
+    """Replace what comes before the first '## ' heading of the file at path, keeping the sections."""
+    parts = _sections(_read(path))
+    sections = "".join(parts[1:])
+    _write(path, head.rstrip("\n") + "\n" + ("\n" + sections.rstrip("\n") + "\n" if sections else ""))
+
+
 if __name__ == "__main__":
     print(machine_description())
     print("max RSS so far: {} bytes".format(max_rss_bytes()))

@@ -20,7 +20,12 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import matrix  # noqa: E402
+import matrix_kernels  # noqa: E402
+import tests.test_matrix as matrix_tests  # noqa: E402
 from matrix import Matrix  # noqa: E402
+from matrix_kernels import KERNELS  # noqa: E402
+
+OTHER_KERNEL = "builtins" if matrix_kernels.KERNEL == "loops" else "loops"
 
 
 def naive_product(a, b):
@@ -65,10 +70,10 @@ class ZeroSkippingTest(ProductCase):
         k, m = 64, 64
         a = random_rows(rng, 20, k, 0.8)
         b = random_rows(rng, k, m)
-        skipped = matrix._product_builtins(a, b)
-        dense = [matrix._dots(row, list(zip(*b))) for row in a]
+        skipped = matrix_kernels._product_builtins(a, b)
+        dense = [matrix_kernels._dots(row, list(zip(*b))) for row in a]
         self.assertEqual(skipped, dense)
-        share_limit = matrix._SKIP_BASE + matrix._SKIP_PER_COLUMN / m
+        share_limit = matrix_kernels._SKIP_BASE + matrix_kernels._SKIP_PER_COLUMN / m
         self.assertTrue(any(row.count(0.0) > k * share_limit for row in a), "no row took the sparse path")
 
     def test_an_all_zero_row_gives_a_row_of_zeros(self):
@@ -87,8 +92,8 @@ class ZeroSkippingTest(ProductCase):
         self.assert_product_close(Matrix(a) @ Matrix(b_wide), naive_product(a, b_wide), 50)
 
     def test_break_even_rule_is_between_zero_and_one_for_wide_products(self):
-        for m in (matrix._SKIP_MIN_COLUMNS, 64, 1024):
-            share = matrix._SKIP_BASE + matrix._SKIP_PER_COLUMN / m
+        for m in (matrix_kernels._SKIP_MIN_COLUMNS, 64, 1024):
+            share = matrix_kernels._SKIP_BASE + matrix_kernels._SKIP_PER_COLUMN / m
             self.assertGreater(share, 0.0)
             self.assertLess(share, 1.0, f"with {m} columns no row could ever skip its zeros")
 
@@ -96,7 +101,8 @@ class ZeroSkippingTest(ProductCase):
 class BothKernelsTest(ProductCase):
     def test_each_kernel_gives_the_obvious_product(self):
         rng = random.Random(11)
-        for name, kernel in sorted(matrix.KERNELS.items()):
+        for name, kernels in sorted(KERNELS.items()):
+            kernel = kernels["product"]
             for n, k, m in ((1, 1, 1), (3, 5, 2), (4, 7, 9), (2, 64, 64), (5, 30, 17), (6, 13, 40)):
                 for zero_share in (0.0, 0.5, 0.95):
                     a, b = random_rows(rng, n, k, zero_share), random_rows(rng, k, m)
@@ -106,7 +112,8 @@ class BothKernelsTest(ProductCase):
     def test_each_kernel_leaves_its_operands_unchanged_and_returns_new_lists(self):
         a, b = [[0.0, 2.0, 0.0, 1.0, 3.0]], [[float(i + j) for j in range(3)] for i in range(5)]
         before = ([row[:] for row in a], [row[:] for row in b])
-        for name, kernel in sorted(matrix.KERNELS.items()):
+        for name, kernels in sorted(KERNELS.items()):
+            kernel = kernels["product"]
             with self.subTest(kernel=name):
                 result = kernel(a, b)
                 self.assertEqual(result, [[2.0 * 1 + 1.0 * 3 + 3.0 * 4, 2.0 * 2 + 1.0 * 4 + 3.0 * 5,
@@ -115,7 +122,8 @@ class BothKernelsTest(ProductCase):
                 self.assertTrue(all(type(row) is list for row in result))
 
     def test_an_all_zero_row_gives_zeros_in_each_kernel(self):
-        for name, kernel in sorted(matrix.KERNELS.items()):
+        for name, kernels in sorted(KERNELS.items()):
+            kernel = kernels["product"]
             with self.subTest(kernel=name):
                 self.assertEqual(kernel([[0.0] * 6], [[1.5] * 4] * 6), [[0.0] * 4])
 
@@ -123,12 +131,72 @@ class BothKernelsTest(ProductCase):
     def test_before_3_12_both_kernels_add_in_the_same_order_bit_for_bit(self):
         rng = random.Random(12)
         a, b = random_rows(rng, 9, 37, 0.3), random_rows(rng, 37, 23)
-        self.assertEqual(matrix._product_loops(a, b), matrix._product_builtins(a, b))
+        self.assertEqual(matrix_kernels._product_loops(a, b), matrix_kernels._product_builtins(a, b))
 
     def test_the_kernel_fits_the_interpreter(self):
         expected = "loops" if sys.implementation.name == "pypy" else "builtins"
-        self.assertEqual(matrix.KERNEL, expected)
-        self.assertIs(matrix._product, matrix.KERNELS[expected])
+        self.assertEqual((matrix_kernels.KERNEL, matrix.KERNEL), (expected, expected))
+        self.assertIs(matrix._product, KERNELS[expected]["product"])
+
+    def test_use_kernels_switches_every_kernel_and_refuses_unknown_names(self):
+        previous = matrix.use_kernels(OTHER_KERNEL)
+        try:
+            self.assertEqual(matrix.KERNEL, OTHER_KERNEL)
+            for name, kernel in KERNELS[OTHER_KERNEL].items():
+                self.assertIs(getattr(matrix, "_" + name), kernel, name)
+        finally:
+            matrix.use_kernels(previous)
+        self.assertEqual(matrix.KERNEL, matrix_kernels.KERNEL)
+        with self.assertRaisesRegex(ValueError, "unknown kernel set 'fast'; valid: builtins, loops"):
+            matrix.use_kernels("fast")
+
+
+class ElementwiseKernelsTest(unittest.TestCase):
+    """transpose, column_sums, combine and update of both sets against the obvious loops."""
+
+    def test_transpose_and_column_sums(self):
+        rng = random.Random(13)
+        for n, m in ((1, 1), (1, 5), (4, 1), (7, 3)):
+            rows = random_rows(rng, n, m)
+            for name, kernels in sorted(KERNELS.items()):
+                with self.subTest(kernel=name, shape=(n, m)):
+                    self.assertEqual(kernels["transpose"](rows), [[rows[i][j] for i in range(n)] for j in range(m)])
+                    sums = kernels["column_sums"](rows)
+                    self.assertEqual(len(sums), m)
+                    for j in range(m):
+                        self.assertAlmostEqual(sums[j], math.fsum(row[j] for row in rows), places=13)
+
+    def test_combine_and_update_with_one_to_four_matrices(self):
+        rng = random.Random(14)
+        functions = {1: lambda a: 2.0 * a - 1.0, 2: lambda a, b: a * b + 1.0, 3: lambda a, b, c: a - b / (c + 3.0),
+                     4: lambda a, b, c, d: a + b * c - d}
+        for count, fn in functions.items():
+            groups = [random_rows(rng, 3, 4) for _ in range(count)]
+            expected = [[fn(*[g[i][j] for g in groups]) for j in range(4)] for i in range(3)]
+            for name, kernels in sorted(KERNELS.items()):
+                with self.subTest(kernel=name, matrices=count):
+                    self.assertEqual(kernels["combine"](fn, groups), expected)
+                    target = [row[:] for row in groups[0]]
+                    row_objects = list(target)
+                    kernels["update"](fn, target, groups[1:])
+                    self.assertEqual(target, expected)
+                    self.assertTrue(all(a is b for a, b in zip(target, row_objects)), "rows replaced, not updated")
+
+
+def _with_the_other_kernels(case):
+    """A copy of a test case of tests/test_matrix.py that runs with the kernel set this
+    interpreter does not pick, so Matrix's own tests pass through both sets everywhere."""
+    def setUp(self):
+        previous = matrix.use_kernels(OTHER_KERNEL)
+        self.addCleanup(matrix.use_kernels, previous)
+        case.setUp(self)
+    return type(case.__name__ + "WithTheOtherKernels", (case,), {"setUp": setUp})
+
+
+for _case in (matrix_tests.ProductTest, matrix_tests.ElementwiseTest, matrix_tests.CombineAndUpdateTest,
+              matrix_tests.ReductionTest, matrix_tests.SelectionTest):
+    globals()[_case.__name__ + "WithTheOtherKernels"] = _with_the_other_kernels(_case)
+del _case  # or the loader would collect the last one here a second time
 
 
 class BackwardProductTest(ProductCase):
