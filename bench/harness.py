@@ -310,10 +310,11 @@ def _read(path):
 
 
 def _write(path, text):
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(temporary, path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from utils import write_atomic  # the framework's own: a temporary file renamed over the old one
+    write_atomic(path, text)
 
 
 def write_section(path, section):
