@@ -234,7 +234,7 @@ register_model("mlp", "window", build_mlp, "Bengio et al. 2003: embeddings of th
                context=5, embedding=16, hidden=128, steps=2000, batch_size=128, lr=0.01, schedule="linear",
                weight_decay=0.0)
 register_model("rnn", "sequence", _recurrent_builder(RNN), "Elman RNN (tanh)",
-               context=16, embedding=24, hidden=64, steps=3000, batch_size=32, lr=0.01, schedule="linear", clip=5.0,
+               context=16, embedding=24, hidden=64, steps=2000, batch_size=32, lr=0.01, schedule="linear", clip=5.0,
                weight_decay=0.0)
 register_model("lstm", "sequence", _recurrent_builder(LSTM), "LSTM",
                context=16, embedding=24, hidden=64, steps=800, batch_size=32, lr=0.01, schedule="linear", clip=5.0,
@@ -357,6 +357,8 @@ def sample_names(network, reads, context, count, rng, temperature=1.0, top_k=Non
     only the k most likely tokens can be drawn. The names grow together, one batch row each.
     """
     size = len(VOCABULARY)
+    # every row grows by one token per round (END once its name is over), so that the
+    # batch stays a proper matrix: rows of one length
     tokens = [[] for _ in range(count)]
     done = [False] * count
     for _ in range(MAX_SAMPLE_LENGTH):
@@ -367,6 +369,7 @@ def sample_names(network, reads, context, count, rng, temperature=1.0, top_k=Non
         logits = network.forward(Matrix.from_rows(rows, len(rows[0])))
         for i, scores in enumerate(logits.rows):
             if done[i]:
+                tokens[i].append(END)
                 continue
             last = [v / temperature for v in scores[-size:]]
             if top_k is not None and top_k < size:
@@ -375,13 +378,11 @@ def sample_names(network, reads, context, count, rng, temperature=1.0, top_k=Non
             top = max(last)
             weights = [math.exp(v - top) for v in last]
             token = rng.choices(range(size), weights)[0]
-            if token == END:
-                done[i] = True
-            else:
-                tokens[i].append(token)
+            tokens[i].append(token)
+            done[i] = token == END
         if all(done):
             break
-    return [decode(row) for row in tokens]
+    return [decode(row[:row.index(END)] if END in row else row) for row in tokens]
 
 
 # -------------------------------------------------------------- command line
