@@ -52,8 +52,10 @@ def token_ids(x, limit, owner):
     """
     if not isinstance(x, Matrix):
         raise TypeError(f"{owner} takes token ids as a Matrix of shape (n, T), got {type(x).__name__}")
-    checked = []
+    checked, width = [], x.shape[1]
     for i, row in enumerate(x.rows):
+        if len(row) != width:  # rows built without checks (Matrix.from_rows) must still be one length
+            raise ValueError(f"{owner}: row {i} has {len(row)} token ids, row 0 has {width}")
         ids = list(map(int, row))
         # ids == row compares 3 with 3.0 as equal, so only fractions and out-of-range ids go the slow way
         if ids != row or min(ids) < 0 or max(ids) >= limit:

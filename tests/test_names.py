@@ -81,6 +81,13 @@ class SamplingTest(unittest.TestCase):
         self.assertEqual(names.sample_names(network, "sequence", 16, 3, random.Random(0)), ["ab"] * 3)
         self.assertEqual(names.sample_names(network, "sequence", 16, 2, random.Random(0), top_k=1), ["ab"] * 2)
 
+    def test_names_of_different_lengths_sample_together(self):
+        # a recurrent model, names ending at different rounds: the batch must stay one width
+        network = Network(names._recurrent_builder(names.GRU)({"embedding": 3, "hidden": 4}, 27))
+        sampled = names.sample_names(network, "sequence", 16, 8, random.Random(2), temperature=2.0)
+        self.assertEqual(len(sampled), 8)
+        self.assertGreater(len(set(map(len, sampled))), 1)
+
     def test_top_k_1_is_greedy_and_temperature_does_not_change_it(self):
         network = Network(names.build_mlp({"context": 3, "embedding": 2, "hidden": 4}, 27))
         greedy = names.sample_names(network, "window", 3, 2, random.Random(1), top_k=1)

@@ -73,6 +73,11 @@ class EmbeddingTest(unittest.TestCase):
             self.assertEqual(str(caught.exception), f"Embedding(5, 2): token id {shown} at row 1, position 1 is out "
                                                     "of range; ids are whole numbers from 0 to 4")
 
+    def test_ragged_rows_are_refused(self):
+        with self.assertRaises(ValueError) as caught:
+            Embedding(5, 2).forward(Matrix.from_rows([[0, 1, 2], [3, 4]], 3))
+        self.assertEqual(str(caught.exception), "Embedding(5, 2): row 1 has 2 token ids, row 0 has 3")
+
     def test_shapes_config_and_initialization(self):
         layer = Embedding(30, 4, rng=random.Random(0))
         self.assertEqual(layer.output_shape((7,)), (7, 4))
