@@ -221,9 +221,14 @@ class Network:
         return math.fsum(layer.penalty() for layer in self.layers)
 
     # ------------------------------------------------------------- inference
-    def predict(self, X):
-        """The network's outputs for X: probabilities for a softmax/sigmoid output."""
-        return self.forward(X, training=False)
+    def predict(self, X, batch_size=256):
+        """The network's outputs for X: probabilities for a softmax/sigmoid output.
+
+        X is a Matrix, or a compact data set (idx.ByteImages), which is converted and run
+        `batch_size` rows at a time, so only one batch of floats exists at once."""
+        if isinstance(X, Matrix):
+            return self.forward(X, training=False)
+        return _concatenate([self.forward(X.take(batch), training=False) for batch in _chunks(len(X), batch_size)])
 
     def predict_classes(self, X):
         """The predicted class index of each row: the argmax, or output > 0.5 for one sigmoid unit."""
@@ -232,8 +237,22 @@ class Network:
             return [1 if row[0] > 0.5 else 0 for row in output.rows]
         return output.argmax(axis=1)
 
-    def evaluate(self, X, Y, loss):
-        """{"loss": L} on (X, Y), plus "accuracy" for classifiers, without training."""
+    def evaluate(self, X, Y, loss, batch_size=256):
+        """{"loss": L} on (X, Y), plus "accuracy" for classifiers, without training.
+
+        A compact data set X (idx.ByteImages; Y then its `targets`) is evaluated `batch_size`
+        rows at a time: L is the mean of the batches' losses weighted by their sizes."""
+        if not isinstance(X, Matrix):
+            total_loss, correct = 0.0, 0.0
+            for batch in _chunks(len(X), batch_size):
+                targets = Y.take(batch) if hasattr(Y, "take") else [Y[i] for i in batch]
+                scores = self.evaluate(X.take(batch), targets, loss)
+                total_loss += scores["loss"] * len(batch)
+                correct += scores.get("accuracy", 0.0) * len(batch)
+            scores = {"loss": total_loss / len(X)}
+            if self.is_classifier(loss):
+                scores["accuracy"] = round(correct) / len(X)
+            return scores
         layers = self.training_layers(loss)
         output = self.forward(X, training=False, layers=layers)
         Y = _targets_as_matrix(Y, output.shape)  # class indices become one-hot rows, as the losses take them
@@ -364,9 +383,26 @@ def _layer_to_dict(layer):
     return entry
 
 
+def is_row_source(data):
+    """True for a Matrix or a compact data set (idx.ByteImages): anything with len() and
+    take(indices) -> Matrix, so that fit converts one batch of rows at a time."""
+    return isinstance(data, Matrix) or (hasattr(data, "take") and hasattr(data, "__len__"))
+
+
+def _chunks(n, size):
+    """range(start, stop) of each run of `size` consecutive rows of n (the last may be shorter)."""
+    return [range(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _concatenate(matrices):
+    """The rows of several matrices of the same width, one after the other, as one Matrix."""
+    return Matrix.from_rows([row for matrix in matrices for row in matrix.rows], matrices[0].shape[1])
+
+
 def _check_fit_arguments(X, Y, epochs, batch_size):
-    if not isinstance(X, Matrix) or not isinstance(Y, Matrix):
-        raise TypeError(f"fit needs X and Y as Matrix objects, got {type(X).__name__} and {type(Y).__name__} "
+    if not is_row_source(X) or not is_row_source(Y):
+        raise TypeError(f"fit needs X and Y as Matrix objects (or compact data sets with take()), got "
+                        f"{type(X).__name__} and {type(Y).__name__} "
                         "(class indices become one-hot rows with utils.one_hot(labels, n_classes))")
     if len(X) != len(Y):
         raise ValueError(f"X has {len(X)} rows but Y has {len(Y)}: they must match")
