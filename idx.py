@@ -145,8 +145,8 @@ class ByteImages:
 
     pixels  bytes of n * C*H*W values, image after image, each in (channel, row, column) order
     labels  bytes (or a list) of n class indices
-    A pixel value v (0-255) becomes the float v * scale + shift when a batch is taken:
-    scale 1/255 and shift 0 give [0, 1] (the default, which keeps blank pixels exact zeros, so
+    A pixel value v (0-255) becomes the float (v - mean) / std when a batch is taken:
+    mean 0 and std 255 give [0, 1] (the default, which keeps blank pixels exact zeros, so
     the first product skips them); `normalized()` gives mean 0 and standard deviation 1.
 
     take(indices) -> Matrix (len(indices), C*H*W)      the network's input for those images
@@ -154,7 +154,7 @@ class ByteImages:
     Memory: n * C*H*W bytes, plus one batch of floats at a time.
     """
 
-    def __init__(self, pixels, labels, shape, n_classes=10, scale=1 / 255, shift=0.0):
+    def __init__(self, pixels, labels, shape, n_classes=10, mean=0.0, std=255.0):
         self.shape = tuple(shape)
         self.size = 1
         for side in self.shape:
@@ -163,8 +163,10 @@ class ByteImages:
             raise ValueError(f"ByteImages: {len(pixels)} pixel values for {len(labels)} images of "
                              f"{self.size} pixels ({' x '.join(map(str, self.shape))})")
         self.pixels, self.labels, self.n_classes = bytes(pixels), bytes(labels), n_classes
-        self.scale, self.shift = scale, shift
-        self.table = [v * scale + shift for v in range(256)]  # value -> float, one shared object each
+        if not std > 0:
+            raise ValueError(f"ByteImages: std must be > 0, got {std}")
+        self.mean, self.std = mean, std
+        self.table = [(v - mean) / std for v in range(256)]  # value -> float, one shared object each
         self.targets = OneHotLabels(self.labels, n_classes)
 
     def __len__(self):
@@ -196,12 +198,12 @@ class ByteImages:
         size, pixels = self.size, self.pixels
         chosen = b"".join(pixels[i * size:(i + 1) * size] for i in indices)
         return ByteImages(chosen, bytes(self.labels[i] for i in indices), self.shape, self.n_classes,
-                          self.scale, self.shift)
+                          self.mean, self.std)
 
     def pixel_statistics(self):
         """(mean, standard deviation) of the pixel values 0-255 over every image, from a histogram
         of the 256 values (bytes.count runs in C)."""
-        counts = [self.pixels.count(bytes([v])) for v in range(256)]
+        counts = [self.pixels.count(value) for value in (bytes([v]) for v in range(256))]
         total = sum(counts)
         mean = sum(v * c for v, c in enumerate(counts)) / total
         variance = sum((v - mean) ** 2 * c for v, c in enumerate(counts)) / total
@@ -213,8 +215,8 @@ class ByteImages:
         if mean is None or std is None:
             mean, std = self.pixel_statistics()
         view = ByteImages.__new__(ByteImages)
-        view.__dict__.update(self.__dict__)
-        view.scale, view.shift = 1 / std, -mean / std
+        view.__dict__.update(self.__dict__)  # the same bytes: nothing is copied
+        view.mean, view.std = mean, std
         view.table = [(v - mean) / std for v in range(256)]
         return view
 

@@ -198,7 +198,7 @@ def run(args):
     seed_layers(args.seed)
     network = MODELS[args.model](make_rng(args.seed))
     network.metadata = {"class_names": list(CLASS_NAMES), "image_shape": list(train.shape),
-                        "pixel_scale": train.scale, "pixel_shift": train.shift}
+                        "pixel_mean": train.mean, "pixel_std": train.std}
     print(network.summary())
     loss, optimizer = CrossEntropy(), Adam(network.parameters(), lr=args.lr)
     scheduler = CosineAnnealingLR(optimizer, t_max=epochs)
