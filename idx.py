@@ -28,13 +28,14 @@ import struct
 import zlib
 
 from matrix import Matrix
+from utils import InputError
 
 UNSIGNED_BYTE = 0x08
 _TYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int", 0x0D: "float",
                0x0E: "double"}
 
 
-class IDXError(ValueError):
+class IDXError(InputError):
     """An IDX file that cannot be read; the message names the file and what is wrong."""
 
 

@@ -2,7 +2,6 @@
 
     python demos/fashion_mnist.py --quick            the committed slice (3,000 + 1,000 images), under a minute
     python demos/fashion_mnist.py                    the full set: 60,000 training images, the 10,000 test images
-    python demos/fashion_mnist.py --model cnn        two convolutions with pooling instead of the MLP
     python demos/fashion_mnist.py --resume           continue the run its checkpoint file saved
 
 Fashion-MNIST (H. Xiao, K. Rasul, R. Vollgraf, Zalando Research, 2017; MIT licence) was made as a
@@ -18,9 +17,7 @@ checkpoint after every epoch (Ctrl-C also saves one), and --resume continues fro
 Models:
     mlp   784 -> 256 -> 128 -> 100 -> 10, ReLU, as in the data set's own benchmark table (0.883);
           --quick: 784 -> 64 -> 10, for 2 epochs
-    cnn   Conv2D(1->8, 3x3, pad 1) ReLU MaxPool 2 -> Conv2D(8->16, 3x3, pad 1) ReLU MaxPool 2
-          -> Dense(784 -> 64) ReLU -> Dense(64 -> 10)       (needs conv.py and pooling.py)
-Both train with Adam (lr 0.001, brought down to 0 along a cosine over the epochs) and cross-entropy.
+It trains with Adam (lr 0.001, brought down to 0 along a cosine over the epochs) and cross-entropy.
 """
 
 import argparse
@@ -38,10 +35,11 @@ from layers import Dense, seed as seed_layers  # noqa: E402
 from losses import CrossEntropy  # noqa: E402
 from network import Network  # noqa: E402
 from optimizers import Adam  # noqa: E402
-from progress import Progress  # noqa: E402
 from schedulers import CosineAnnealingLR  # noqa: E402
-from training import Checkpoint, TrainingInterrupted, load_checkpoint  # noqa: E402
-from utils import check_writable, confusion_matrix, make_rng  # noqa: E402
+from app.progress import Progress  # noqa: E402
+from app.training import Checkpoint, TrainingInterrupted, load_checkpoint, standard_callbacks  # noqa: E402
+from metrics import confusion_matrix  # noqa: E402
+from utils import check_writable, make_rng  # noqa: E402
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -51,8 +49,8 @@ DATA_DIR = os.path.join(REPO_ROOT, "data", "fashion-mnist")
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 SLICE_PREFIX = "slice-"  # the committed slice: data/fashion-mnist/slice-train-images-idx3-ubyte.gz, ...
 DEFAULTS = {  # per model; --quick: the slice, fewer epochs and (MLP) one narrow hidden layer
-    "mlp": {"epochs": 8, "batch_size": 64, "hidden": (256, 128, 100), "quick_epochs": 2, "quick_hidden": (64,)},
-    "cnn": {"epochs": 4, "batch_size": 32, "hidden": None, "quick_epochs": 1, "quick_hidden": None},
+    "mlp": {"epochs": 8, "batch_size": 64, "hidden": (256, 128, 100), "quick_epochs": 2, "quick_hidden": (64,),
+            "quick_batch_size": 32},
 }
 HOW_TO_GET = ("download the four .gz files of https://github.com/zalandoresearch/fashion-mnist (folder "
               f"data/fashion) into {DATA_DIR}/, or apt-get install dataset-fashion-mnist, "
@@ -79,15 +77,15 @@ def _sizes(text):
 
 
 def make_parser():
-    parser = _Parser(description="Train an MLP or a CNN on Fashion-MNIST, in pure Python.")
+    parser = _Parser(description="Train a network on Fashion-MNIST, in pure Python.")
     parser.add_argument("--data", metavar="DIR", help="the folder holding the four Fashion-MNIST .gz files")
     parser.add_argument("--quick", action="store_true",
                         help="train and test on the slice in data/fashion-mnist/ (3,000 + 1,000 images)")
-    parser.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="the network (default mlp)")
-    parser.add_argument("--epochs", type=int, help="epochs (default 8 for mlp, 4 for cnn; --quick: 2, 1)")
+    parser.add_argument("--model", choices=sorted(MODELS), default="mlp", help="the network (default mlp)")
+    parser.add_argument("--epochs", type=int, help="epochs (default 8; --quick: 2)")
     parser.add_argument("--hidden", type=_sizes, metavar="N,N,..",
                         help="the MLP's hidden layer sizes (default 256,128,100; --quick: 64)")
-    parser.add_argument("--batch-size", type=int, help="rows per step (default 64 for mlp, 32 for cnn)")
+    parser.add_argument("--batch-size", type=int, help="rows per step (default 64; --quick: 32)")
     parser.add_argument("--lr", type=float, default=0.001, help="Adam's learning rate (default 0.001)")
     parser.add_argument("--seed", type=int, default=0, help="fixes the weights and the shuffling (default 0)")
     parser.add_argument("--train-size", type=int, metavar="N", help="train on the first N training images only")
@@ -146,19 +144,7 @@ def build_mlp(rng, hidden=(256, 128, 100)):
     return Network(layers + [Dense(width, 10, init="xavier", rng=rng), Softmax()])
 
 
-def build_cnn(rng, hidden=None):
-    try:
-        from conv import Conv2D
-        from pooling import MaxPool2D
-    except ImportError as error:
-        raise CommandLineError(f"--model cnn needs the convolution layers ({error})") from None
-    return Network([
-        Conv2D(1, 8, 3, padding=1, input_shape=(1, 28, 28), rng=rng), ReLU(), MaxPool2D(2),
-        Conv2D(8, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
-        Dense(16 * 7 * 7, 64, rng=rng), ReLU(), Dense(64, 10, init="xavier", rng=rng), Softmax()])
-
-
-MODELS = {"mlp": build_mlp, "cnn": build_cnn}
+MODELS = {"mlp": build_mlp}
 
 
 # ------------------------------------------------------------------- the run
@@ -196,7 +182,7 @@ def run(args):
     check_arguments(args)
     defaults = DEFAULTS[args.model]
     epochs = args.epochs or (defaults["quick_epochs"] if args.quick else defaults["epochs"])
-    batch_size = args.batch_size or defaults["batch_size"]
+    batch_size = args.batch_size or defaults["quick_batch_size" if args.quick else "batch_size"]
     model_path = args.save or f"fashion_mnist_{args.model}{'_quick' if args.quick else ''}.json"
     checkpoint_path = args.checkpoint or model_path + ".checkpoint"
     resume = load_checkpoint(checkpoint_path) if args.resume else None
@@ -215,8 +201,6 @@ def run(args):
 
     seed_layers(args.seed)
     hidden = args.hidden or (defaults["quick_hidden"] if args.quick else defaults["hidden"])
-    if args.hidden and args.model != "mlp":
-        raise CommandLineError("--hidden sets the MLP's layers; the CNN's are fixed")
     network = MODELS[args.model](make_rng(args.seed), hidden)
     network.metadata = {"class_names": list(CLASS_NAMES), "image_shape": list(train.shape),
                         "pixel_mean": train.mean, "pixel_std": train.std}
@@ -224,16 +208,16 @@ def run(args):
     loss, optimizer = CrossEntropy(), Adam(network.parameters(), lr=args.lr)
     scheduler = CosineAnnealingLR(optimizer, t_max=epochs)
     n_batches = -(-len(train) // batch_size)
-    progress = Progress(epochs, n_batches, bar=True if args.bar else None)
+    callbacks = standard_callbacks(scheduler=scheduler, checkpoint=Checkpoint(checkpoint_path, every=1),
+                                   resume=resume, progress=Progress(bar=True if args.bar else None))
     if resume is not None:
         print(f"resuming from {checkpoint_path} after epoch {resume['epoch']}")
     print(f"training: {epochs} epochs of {n_batches:,} batches of {batch_size} on {sys.implementation.name} "
           f"{sys.version.split()[0]}")
     started = time.perf_counter()
     history = network.fit(train, train.targets, loss, optimizer, epochs=epochs, batch_size=batch_size,
-                          rng=make_rng(args.seed), scheduler=scheduler, progress=progress,
-                          validation_data=(test, test.targets) if args.watch_test else None,
-                          checkpoint=Checkpoint(checkpoint_path, every=1), resume=resume)
+                          rng=make_rng(args.seed), callbacks=callbacks,
+                          validation_data=(test, test.targets) if args.watch_test else None)
     train_seconds = time.perf_counter() - started
     network.save(model_path)
 

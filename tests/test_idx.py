@@ -195,7 +195,7 @@ class NetworkOnByteImagesTest(unittest.TestCase):
             network = small_network(3)
             optimizer = Adam(network.parameters(), lr=0.01)
             history = network.fit(X, Y, CrossEntropy(), optimizer, epochs=3, batch_size=8, rng=make_rng(4),
-                                  verbose=False, validation_data=(X, Y))
+                                  validation_data=(X, Y))
             results.append((history, network.get_weights()))
         self.assertEqual(results[0], results[1])
 
