@@ -23,12 +23,12 @@ wherever they take a Matrix.
 """
 
 import gzip
-import os
+import io
 import struct
 import zlib
 
 from matrix import Matrix
-from utils import InputError
+from utils import InputError, write_atomic
 
 UNSIGNED_BYTE = 0x08
 _TYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int", 0x0D: "float",
@@ -117,27 +117,20 @@ def load_images(images_path, labels_path, n_classes=10):
 # ------------------------------------------------------------------ writing
 def write_idx(path, sizes, data):
     """Write unsigned bytes `data` (bytes, of the sizes' product's length) as a gzipped IDX file,
-    atomically (a temporary file renamed over `path`). The gzip header carries no time stamp
-    or name, so the same data always gives the same file."""
+    atomically (utils.write_atomic). The gzip header carries no time stamp or name, so the same
+    data always gives the same file."""
     count = 1
     for size in sizes:
         count *= size
     if len(data) != count:
         raise ValueError(f"write_idx: sizes {tuple(sizes)} need {count} values, got {len(data)}")
     header = bytes([0, 0, UNSIGNED_BYTE, len(sizes)]) + struct.pack(f">{len(sizes)}I", *sizes)
-    temp_path = f"{path}.{os.getpid()}.part"
-    try:
-        with open(temp_path, "wb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as f:
-                f.write(header)
-                f.write(bytes(data))
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
-        raise
+    # GzipFile, not gzip.compress: 3.11's gzip.compress writes another OS byte in the header
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as f:
+        f.write(header)
+        f.write(bytes(data))
+    write_atomic(path, buffer.getvalue())
 
 
 # ------------------------------------------------------- compact data sets

@@ -226,8 +226,8 @@ class Network:
 
         X is a Matrix, or a compact data set (idx.ByteImages), which is converted and run
         `batch_size` rows at a time, so only one batch of floats exists at once."""
-        if isinstance(X, Matrix):
-            return self.forward(X, training=False)
+        if isinstance(X, Matrix) or not hasattr(X, "take"):
+            return self.forward(X, training=False)  # which explains what a network takes
         return _concatenate([self.forward(X.take(batch), training=False) for batch in _chunks(len(X), batch_size)])
 
     def predict_classes(self, X):
@@ -242,7 +242,7 @@ class Network:
 
         A compact data set X (idx.ByteImages; Y then its `targets`) is evaluated `batch_size`
         rows at a time: L is the mean of the batches' losses weighted by their sizes."""
-        if not isinstance(X, Matrix):
+        if not isinstance(X, Matrix) and hasattr(X, "take"):
             total_loss, correct = 0.0, 0.0
             for batch in _chunks(len(X), batch_size):
                 targets = Y.take(batch) if hasattr(Y, "take") else [Y[i] for i in batch]
