@@ -55,6 +55,7 @@ from optimizers import Adam, AdamW  # noqa: E402
 from recurrent import GRU, LSTM, RNN  # noqa: E402
 from sequence import Embedding, PositionwiseDense  # noqa: E402
 from utils import InputError, check_writable  # noqa: E402
+from demos.names_transformer import TINY_GPT, build_tiny_gpt, build_transformer  # noqa: E402
 
 DATA_PATH = os.path.join(REPO_ROOT, "data", "names.txt")
 VOCABULARY = ".abcdefghijklmnopqrstuvwxyz"  # id 0, ".", marks both the start and the end of a name
@@ -184,8 +185,10 @@ OPTIONS = {
     "context": (int, "tokens a model sees: the window of the MLP, the longest sequence of the others"),
     "embedding": (int, "size of each token's embedding vector"),
     "hidden": (int, "hidden units (the MLP's layer, the recurrent state)"),
+    "heads": (int, "attention heads per block (transformer, tiny-gpt)"),
+    "layers": (int, "Transformer blocks (transformer, tiny-gpt)"),
 }
-TRAINING = ("steps", "batch_size", "lr", "schedule", "weight_decay", "clip")
+TRAINING = ("steps", "batch_size", "lr", "schedule", "weight_decay", "clip", "betas", "order", "report_every")
 
 
 class ModelSpec:
@@ -203,7 +206,10 @@ MODELS = {}
 def register_model(name, reads, build, help, **defaults):
     """Add a model: `build(options, vocabulary_size)` returns its layers; `defaults` holds every
     option it takes (a key of OPTIONS) and its training settings (steps, batch_size, lr,
-    schedule "linear" or "constant", weight_decay, clip: the largest global gradient norm)."""
+    schedule "linear" or "constant", weight_decay, clip: the largest global gradient norm; and
+    optionally betas, Adam's (0.9, 0.999) by default; order "random" (each batch drawn at
+    random, the default) or "in_turn" (the training names in one shuffled order, batch_size
+    at a time, round and round); report_every N: print the mean loss of every N steps)."""
     MODELS[name] = ModelSpec(name, reads, build, help, defaults)
 
 
@@ -242,7 +248,14 @@ register_model("lstm", "sequence", _recurrent_builder(LSTM), "LSTM",
 register_model("gru", "sequence", _recurrent_builder(GRU), "GRU",
                context=16, embedding=24, hidden=64, steps=1200, batch_size=32, lr=0.01, schedule="linear", clip=5.0,
                weight_decay=0.0)
-# The attention models (transformer, tiny-gpt) register themselves here the same way.
+register_model("transformer", "sequence", build_transformer,
+               "GPT-style Transformer: pre-norm blocks of causal self-attention and a ReLU MLP",
+               context=16, embedding=32, heads=4, hidden=128, layers=2, steps=2000, batch_size=32, lr=0.005,
+               schedule="linear", weight_decay=0.01)
+register_model("tiny-gpt", "sequence", build_tiny_gpt,
+               "the dependency-free scalar-autograd GPT's exact model and training, from this framework's layers",
+               **TINY_GPT, steps=1000, batch_size=1, lr=0.01, betas=(0.85, 0.99), schedule="linear",
+               weight_decay=0.0, order="in_turn", report_every=100)
 
 
 # ----------------------------------------------------------------- training
@@ -297,15 +310,25 @@ def train(network, data, settings, rng, progress=True, stream=None):
     last tenth of the steps."""
     loss = SequenceCrossEntropy(ignore_index=IGNORE)
     params = network.parameters()
+    betas = tuple(settings.get("betas", (0.9, 0.999)))
     if settings["weight_decay"]:
-        optimizer = AdamW(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
+        optimizer = AdamW(params, lr=settings["lr"], betas=betas, weight_decay=settings["weight_decay"])
     else:
-        optimizer = Adam(params, lr=settings["lr"])
+        optimizer = Adam(params, lr=settings["lr"], betas=betas)
     steps, batch_size = settings["steps"], settings["batch_size"]
     bar = ProgressBar(steps, stream) if progress else None
+    report_every, reported = settings.get("report_every"), []
+    in_turn = settings.get("order", "random") == "in_turn"
+    if in_turn:  # one shuffled order of the training names, taken batch_size at a time
+        order = list(range(len(data.encoded)))
+        rng.shuffle(order)
     smoothed, recent = None, []
     for step in range(steps):
-        x, targets = data.random_batch(rng, batch_size)
+        if in_turn:
+            start = step * batch_size
+            x, targets = data.batch([order[(start + i) % len(order)] for i in range(batch_size)])
+        else:
+            x, targets = data.random_batch(rng, batch_size)
         value = loss.forward(network.forward(x, training=True), targets)
         network.backward(loss.backward(), input_grad=False)
         if settings.get("clip"):
@@ -317,6 +340,13 @@ def train(network, data, settings, rng, progress=True, stream=None):
             recent.append(value)
         if bar:
             bar.update(step + 1, smoothed)
+        if report_every:
+            reported.append(value)
+            if (step + 1) % report_every == 0 or step + 1 == steps:
+                line = f"step {step + 1:>{len(str(steps))}}/{steps}  mean loss of the last {len(reported)} steps " \
+                       f"{sum(reported) / len(reported):.4f}"
+                (stream if stream is not None else sys.stdout).write(("\r" if bar and bar.bar else "") + line + "\n")
+                reported = []
     return sum(recent) / len(recent)
 
 
