@@ -4,6 +4,7 @@
     python bench/run.py --quick      # a smoke run of every row with fewer repeats (under a minute)
     python bench/run.py --zeros      # where skipping zeros pays: the table behind matrix.py's break-even rule
     python bench/run.py --profile    # cProfile of one digits epoch of Network.fit, top functions
+    python bench/run.py --autograd   # only the autograd rows (bench/autograd_speed.py), about 2 minutes
 
 The two questions, and the bar for each:
   * is the framework as fast as hand-written pure Python doing the same
@@ -42,6 +43,7 @@ for path in (HERE, ROOT):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+import autograd_speed  # noqa: E402
 import fused_mlp  # noqa: E402
 import harness  # noqa: E402
 import kernels  # noqa: E402
@@ -273,6 +275,12 @@ def digits_rows(bench):
     return X, Y
 
 
+def autograd_rows(bench):
+    """A training step through the computation graph (autograd.py) and through scalar autograd,
+    each against the hand-written layers: bench/autograd_speed.py."""
+    autograd_speed.autograd_rows(bench, *load_digits())
+
+
 def predict_rows(bench, X, Y):
     network = fit_digits(X, Y)
     medians, _ = bench.interleave([lambda: network.predict(X)], 7)
@@ -365,7 +373,8 @@ HEADERS = ["benchmark", "framework", "bar", "framework time / bar time", "naive 
 
 
 def run_all(bench):
-    sections = [matmul_rows, elementwise_rows, digits_rows, square_detector_rows, scaling_rows, memory_rows]
+    sections = [matmul_rows, elementwise_rows, digits_rows, autograd_rows, square_detector_rows, scaling_rows,
+                memory_rows]
     started = time.perf_counter()
     X = Y = None
     for section in sections:
@@ -439,6 +448,8 @@ def main(argv=None):
     parser.add_argument("--wall", action="store_true", help="time with the wall clock, not this process's CPU time")
     parser.add_argument("--zeros", action="store_true", help="print the break-even table of zero skipping")
     parser.add_argument("--profile", action="store_true", help="cProfile one digits epoch of Network.fit")
+    parser.add_argument("--autograd", action="store_true",
+                        help="only the autograd rows: graph and scalar autograd against the layers")
     parser.add_argument("--output", default=None,
                         help="where to write the table (default bench/RESULTS.md; --quick writes nothing)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
@@ -454,6 +465,11 @@ def main(argv=None):
     if args.profile:
         print(profile_digits())
         return 0
+    if args.autograd:
+        autograd_rows(bench)
+        print(harness.machine_description())
+        print(harness.markdown_table(HEADERS, bench.rows, "{:.2f}"))
+        return 0 if not bench.failures else 1
     print(harness.machine_description(), file=sys.stderr)
     text = report(bench, run_all(bench))
     print(text)
