@@ -27,9 +27,10 @@ from app import pipeline
 from app.charts import save_svg
 from app.config import load_config
 from app.progress import loss_text_chart, training_chart_svg
-from app.training import TrainingInterrupted, load_checkpoint
+from app.report import ReportCollector, report_html
+from app.training import TrainingDiverged, TrainingInterrupted, load_checkpoint
 from datasets import DataError
-from utils import InputError, quote
+from utils import InputError, quote, write_atomic
 
 
 class CommandLineError(InputError):
@@ -58,6 +59,10 @@ def train_parser():
     parser.add_argument("--diagnose", action="store_true",
                         help="after each epoch, print per layer the gradient norm, the update size, dead ReLU "
                              "and saturated sigmoid/tanh units, with warnings (see docs/diagnostics.md)")
+    parser.add_argument("--report", nargs="?", const="", default=None, metavar="PATH",
+                        help="write a one-file HTML report of the run: curves, weight and gradient histograms, "
+                             "gradient norms, confusion matrix, mistakes (default PATH: beside the model, "
+                             "MODEL_report.html)")
     parser.add_argument("--resume", metavar="CHECKPOINT",
                         help="continue the run saved in this checkpoint, with the config saved in it")
     return parser
@@ -73,15 +78,25 @@ def run_train(args):
     else:
         config_path = args.config or "config.json"
         config = load_config(config_path)
+    if args.report is not None:  # --report, or --report PATH
+        config["output"]["report"] = args.report or pipeline.report_path(config)
     model_path, plot = config["output"]["model_path"], pipeline.chart_path(config)
     pipeline.check_output_paths(config, config_path)  # now, not after an hour of training
+    collector = ReportCollector() if config["output"].get("report") else None
     if resume is not None and not args.quiet:
         position = resume["position"]
         where = (f"after batch {position['batches_done']} of epoch {position['epoch']}" if position["batches_done"]
                  else f"at the start of epoch {position['epoch']}")
         print(f"resuming {args.resume} {where}")
-    network, history, scores = pipeline.train(config, config_path=config_path, verbose=not args.quiet,
-                                              diagnose=args.diagnose, resume=resume)
+    try:
+        network, history, scores = pipeline.train(config, config_path=config_path, verbose=not args.quiet,
+                                                  diagnose=args.diagnose, resume=resume, report=collector)
+    except TrainingDiverged as error:
+        if collector is not None:  # the pictures of a run that blew up are the ones worth seeing
+            collector.error = str(error)
+            _write_report(collector, collector.history, {}, [], collector.network.summary(), config, config_path,
+                          collector.network)
+        raise
     if not args.quiet and history["loss"]:
         print(loss_text_chart(history))
     for line in pipeline.report_lines(scores):
@@ -92,6 +107,17 @@ def run_train(args):
         save_svg(plot, training_chart_svg(history, title=pipeline.chart_title(config, config_path, network),
                                           marks=pipeline.chart_marks(network)))
         print(f"training curves saved to {plot}")
+    if collector is not None and history["loss"]:
+        _write_report(collector, history, scores, pipeline.report_lines(scores), network.summary(), config,
+                      config_path, network)
+
+
+def _write_report(collector, history, scores, score_lines, summary, config, config_path, network):
+    path = config["output"]["report"]
+    write_atomic(path, report_html(collector, history, scores, score_lines, summary, config,
+                                   pipeline.chart_title(config, config_path, network),
+                                   pipeline.chart_marks(network), config["data"]["path"]))
+    print(f"report saved to {path}", file=sys.stderr if collector.error else sys.stdout)
 
 
 def _positive_number(text):

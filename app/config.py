@@ -367,6 +367,7 @@ SCHEMA = Section({
     "output": Section({
         "model_path": String(default="model.json"),
         "plot": String(non_empty=False, nullable=True),  # path of an SVG training chart
+        "report": String(non_empty=False, nullable=True),  # path of the HTML report (with --report)
     }, default={}),
 })
 

@@ -134,12 +134,14 @@ def training_helpers(config, optimizer, config_path=None):
             "checkpoint": checkpoint}
 
 
-def train(config, config_path=None, verbose=True, seed=None, diagnose=False, resume=None, progress=None):
+def train(config, config_path=None, verbose=True, seed=None, diagnose=False, resume=None, progress=None,
+          report=None):
     """Run the whole experiment a config describes; returns (network, history, scores).
 
     One seed fixes everything random: the split, the initial weights, the shuffling and
     the dropout masks. diagnose prints a per-layer report after each epoch; resume, a
-    checkpoint path or dict, continues a run saved with the same config.
+    checkpoint path or dict, continues a run saved with the same config; report, an
+    app.report.ReportCollector, gathers what the HTML report shows.
     """
     rng = make_rng(config["seed"] if seed is None else seed)
     data = prepare_data(config, rng, config_path)
@@ -156,6 +158,8 @@ def train(config, config_path=None, verbose=True, seed=None, diagnose=False, res
     helpers = training_helpers(config, optimizer, config_path)
     callbacks = standard_callbacks(resume=resume, progress=progress, diagnostics=Diagnostics() if diagnose else None,
                                    **helpers)
+    if report is not None:
+        callbacks.insert(-1, report)  # before Checkpoints, whose Ctrl-C ends the run
     history = network.fit(data.inputs(data.train), data.targets(data.train), loss, optimizer,
                           epochs=training["epochs"], batch_size=training["batch_size"],
                           shuffle=training.get("shuffle", True), validation_data=validation, rng=rng,
@@ -167,7 +171,23 @@ def train(config, config_path=None, verbose=True, seed=None, diagnose=False, res
                                               "stopped_epoch": stopper.stopped_epoch,
                                               "restored": stopper.restore_best}
     scores = evaluate(network, data.inputs(data.test), data.test)
+    if report is not None:
+        X_test = data.inputs(data.test)
+        if data.task == "classification":
+            report.finish(network, X_test, data.test.labels, predicted_classes(network, X_test), data.task,
+                          data.test.class_names, config["data"].get("image_shape"))
+        else:
+            report.finish(network, X_test, data.test.values, predict_values(network, X_test), data.task)
     return network, history, scores
+
+
+def report_path(config):
+    """Where the HTML report goes when asked for: output.report, or beside the model."""
+    path = config["output"].get("report")
+    if not path:
+        stem, _ = os.path.splitext(config["output"]["model_path"])
+        path = stem + "_report.html"
+    return path
 
 
 def chart_title(config, config_path, network):
@@ -209,7 +229,8 @@ def check_output_paths(config, config_path=None):
     """Before any work starts: every file the run will write (model, chart, checkpoints) can be
     written, and none is a file the run reads or another output, which it would overwrite."""
     training = config["training"]
-    outputs = [("output.model_path", config["output"]["model_path"]), ("output.plot", chart_path(config))]
+    outputs = [("output.model_path", config["output"]["model_path"]), ("output.plot", chart_path(config)),
+               ("output.report", config["output"].get("report"))]
     if training.get("checkpoint_every"):
         outputs.append(("training.checkpoint_path", training.get("checkpoint_path")))
     taken = {os.path.realpath(resolve_path(config["data"]["path"], config_path)): "the data file (data.path)"}

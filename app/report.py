@@ -54,9 +54,10 @@ class ReportCollector(Callback):
 
     def __init__(self):
         self.layers, self.snapshots, self.grad_norms, self.epochs = [], [], [], []
-        self.wall_seconds, self.test = 0.0, None
+        self.wall_seconds, self.test, self.history, self.network, self.error = 0.0, None, {}, None, ""
 
     def on_train_begin(self, run):
+        self.history, self.network = run.history, run.network
         self.watch = [(index, layer, _weight(layer)) for index, layer in enumerate(run.layers)
                       if _weight(layer) is not None]
         self.layers = ["{} {!r}".format(index + 1, layer) for index, layer, _ in self.watch]
@@ -80,8 +81,15 @@ class ReportCollector(Callback):
         self.epochs.append(run.epoch)
         self.grad_norms.append([s / max(self.batches, 1) for s in self.sums])
 
-    def on_train_end(self, run):
+    def teardown(self, run):
+        """Also after an exception: a run that diverged mid-epoch keeps that epoch's norms so far."""
         self.wall_seconds = (datetime.datetime.now() - self.started).total_seconds()
+        if self.batches and len(self.epochs) < run.epoch:
+            self.epochs.append(run.epoch)
+            self.grad_norms.append([s / self.batches for s in self.sums])
+            self.snapshots.append({"epoch": "{}, batch {}".format(run.epoch, run.batch),  # where it stopped
+                                   "weights": [_sample(w.value.rows) for _, _, w in self.watch],
+                                   "gradients": [_sample(w.grad.rows) for _, _, w in self.watch]})
 
     def finish(self, network, X_test, truth, predicted, task, class_names=None, image_shape=None):
         """The test rows after training: X_test (normalized inputs), the true and predicted classes
@@ -103,10 +111,11 @@ def _figure(svg, caption):
 def _run_section(info, scores_lines, summary, config):
     rows = "".join("<tr><th>{}</th><td>{}</td></tr>".format(html.escape(k), html.escape(str(v)))
                    for k, v in info)
-    return _section("The run", '<table class="facts">{}</table><h3>Scores on the test rows</h3><pre>{}</pre>'
-                    '<h3>Model</h3><pre>{}</pre><h3>Config</h3><pre>{}</pre>'.format(
-                        rows, html.escape("\n".join(scores_lines)), html.escape(summary),
-                        html.escape(json.dumps(config, indent=1))))
+    scores = "<h3>Scores on the test rows</h3><pre>{}</pre>".format(html.escape("\n".join(scores_lines))) \
+        if scores_lines else ""
+    return _section("The run", '<table class="facts">{}</table>{}<h3>Model</h3><pre>{}</pre>'
+                    '<details><summary>The config (JSON)</summary><pre>{}</pre></details>'.format(
+                        rows, scores, html.escape(summary), html.escape(json.dumps(config, indent=1))))
 
 
 def _curves_section(history, marks, title):
@@ -130,6 +139,8 @@ def _layers_section(collector):
         body += _figure(histograms_svg(weights), "Weights at several epochs (one shared axis).")
         body += _figure(histograms_svg(grads), "Gradients of the last batch of those epochs.")
     epochs = collector.epochs
+    if not epochs:
+        return _section("Inside the layers", body)
     step = max(1, len(epochs) // 30)  # at most ~30 columns
     columns = list(range(0, len(epochs), step))
     values = [[collector.grad_norms[e][k] for e in columns] for k in range(len(collector.layers))]
@@ -144,7 +155,7 @@ def _layers_section(collector):
 def _classification_section(scores):
     names = scores["class_names"]
     heat = heatmap_svg(scores["confusion"], names, names, title="Confusion matrix (test rows)",
-                       row_title="true class", column_title="predicted class", number_format="{:.0f}")
+                       row_title="true class", column_title="predicted class", number_format="{:.0f}", power=0.5)
     rows = "".join("<tr><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{}</td></tr>".format(
         html.escape(name), s["precision"], s["recall"], s["f1"], s["support"])
         for name, s in zip(names, scores["per_class"]))
@@ -211,7 +222,7 @@ figure { margin: 1em 0; } figcaption { color: #555; font-size: .9em; }
 svg { max-width: 100%; height: auto; }
 pre { background: #f6f6f6; padding: .6em; overflow-x: auto; font-size: .85em; white-space: pre-wrap; }
 table { border-collapse: collapse; } td, th { padding: .2em .8em; text-align: left; border-bottom: 1px solid #eee; }
-.note { color: #555; }
+.note { color: #555; } .error { color: #a00; font-weight: bold; border: 1px solid #a00; padding: .6em; }
 @media print { section { page-break-inside: avoid; } }
 """
 
@@ -224,8 +235,12 @@ def report_html(collector, history, scores, scores_lines, summary, config, title
             ("date", collector.started.strftime("%Y-%m-%d %H:%M") if hasattr(collector, "started") else ""),
             ("training wall time", "{:.1f} s".format(collector.wall_seconds)),
             ("epochs", len(history.get("loss", [])))]
-    sections = [_run_section(info, scores_lines, summary, config), _curves_section(history, marks, title),
-                _layers_section(collector)]
+    sections = [_run_section(info, scores_lines, summary, config)]
+    if collector.error:
+        sections.insert(0, '<p class="error">{}</p>'.format(html.escape(collector.error)))
+    if history.get("loss"):
+        sections.append(_curves_section(history, marks, title))
+    sections.append(_layers_section(collector))
     if "confusion" in scores:
         sections.append(_classification_section(scores))
     if test.get("image_shape") and test.get("task") == "classification":

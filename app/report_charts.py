@@ -66,7 +66,9 @@ def histograms_svg(groups, bins=24, panel_width=170, height=150):
         out.append('<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="#333"/>'.format(left, bottom, left + inner))
         out.append(_label(left, bottom + 13, format_number(float("{:.3g}".format(low))), inner / 2, "start"))
         out.append(_label(left + inner, bottom + 13, format_number(float("{:.3g}".format(high))), inner / 2, "end"))
-        out.append(_label(left + inner / 2, bottom + 26, "{:,} values".format(len(values)), inner))
+        dropped = len(groups[index][1]) - len(values)
+        count = "{:,} values".format(len(values)) + (", {:,} NaN/inf".format(dropped) if dropped else "")
+        out.append(_label(left + inner / 2, bottom + 26, count, inner))
     out.append("</svg>")
     return "\n".join(out)
 
@@ -80,14 +82,18 @@ def _blend(share):
 
 
 def heatmap_svg(values, row_labels, column_labels, title="", log_scale=False, cell=None, number_format="{:.2g}",
-                row_title="", column_title=""):
+                row_title="", column_title="", power=1.0):
     """A grid of cells coloured by value (on a log scale when asked: gradient norms span
-    decades), each with its number written in it, rows and columns labelled."""
+    decades), each with its number written in it, rows and columns labelled. power < 1 lifts
+    small values (a confusion matrix's few mistakes would be white beside its diagonal)."""
     n_rows, n_cols = len(values), len(values[0]) if values else 0
-    cell = cell or max(22, min(56, 560 // max(n_cols, 1)))
+    cell = cell or max(22, min(56, 640 // max(n_cols, 1)))
+    texts = [[number_format.format(v) if v is not None and math.isfinite(v) else "-" for v in row] for row in values]
+    # numbers only where every one fits its cell; otherwise the colours and the scale below speak
+    numbers = all(len(t) * TEXT_WIDTH <= cell - 2 for row in texts for t in row)
     label_width = min(180, 12 + TEXT_WIDTH * max([len(str(label)) for label in row_labels] + [4]))
     left, top = label_width + 8 + (14 if row_title else 0), 28 + (14 if column_title else 0)
-    width, height = int(left + cell * n_cols + 10), int(top + cell * n_rows + 10)
+    width, height = int(left + cell * n_cols + 10), int(top + cell * n_rows + 10 + (0 if numbers else 18))
     out = _open(width, height, "heatmap")
     if title:
         out.append(_label(width / 2, 12, title, width - 8, extra=' font-weight="bold"'))
@@ -112,12 +118,16 @@ def heatmap_svg(values, row_labels, column_labels, title="", log_scale=False, ce
         out.append(_label(left - 6, y + cell / 2 + 4, label, label_width, "end"))
         for c, v in enumerate(row):
             usable = v is not None and math.isfinite(v) and (v > 0 or not log_scale)
-            s = share(v) if usable else 0.0
+            s = share(v) ** power if usable else 0.0
             out.append('<rect x="{:.1f}" y="{:.1f}" width="{}" height="{}" fill="{}" stroke="#fff"/>'.format(
                 left + c * cell, y, cell, cell, _blend(s) if usable else "#eeeeee"))
-            text = number_format.format(v) if v is not None and math.isfinite(v) else "-"
-            out.append(_label(left + (c + 0.5) * cell, y + cell / 2 + 4, text, cell - 2,
-                              extra=' fill="{}"'.format("#ffffff" if s > 0.55 else "#222222")))
+            if numbers:
+                out.append(_label(left + (c + 0.5) * cell, y + cell / 2 + 4, texts[r][c], cell - 2,
+                                  extra=' fill="{}"'.format("#ffffff" if s > 0.55 else "#222222")))
+    if not numbers:
+        scale = "lightest {}, darkest {}{}".format(number_format.format(low), number_format.format(high),
+                                                  " (log scale)" if log_scale else "")
+        out.append(_label(left, top + cell * n_rows + 16, scale, width - left - 4, "start"))
     out.append("</svg>")
     return "\n".join(out)
 
