@@ -57,7 +57,7 @@ EXPECTED_DEFAULTS = {
         "scheduler": None, "early_stopping": None,
         "checkpoint_every": None, "checkpoint_path": "checkpoint.json",
     },
-    "output": {"model_path": "model.json", "plot": None},
+    "output": {"model_path": "model.json", "plot": None, "report": None},
 }
 
 SGD = {"name": "sgd"}
