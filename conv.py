@@ -172,8 +172,9 @@ class Conv2D(Layer):
             part = block @ grad_z[start * positions:stop * positions]
             weight_grad = part if weight_grad is None else weight_grad + part
         self.weight.grad = weight_grad
-        if self.bias is not None:
-            self.bias.grad = grad_z.sum(axis=0)
+        if self.bias is not None:  # db[o]: the sum of channel o's run of every row of dY
+            self.bias.grad = Matrix.from_rows([[sum([sum(row[start:start + positions]) for row in grad.rows])
+                                                for start in range(0, grad.shape[1], positions)]], self.out_channels)
         if not input_grad:
             return None
         patch_grads = grad_z @ self.weight.value.T

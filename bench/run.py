@@ -5,6 +5,7 @@
     python bench/run.py --zeros      # where skipping zeros pays: the table behind matrix.py's break-even rule
     python bench/run.py --profile    # cProfile of one digits epoch of Network.fit, top functions
     python bench/run.py --autograd   # only the autograd rows (bench/autograd_speed.py), about 2 minutes
+    python bench/run.py --conv       # only the Conv2D rows: im2col against nested loops and against Matrix @
 
 The two questions, and the bar for each:
   * is the framework as fast as hand-written pure Python doing the same
@@ -44,6 +45,7 @@ for path in (HERE, ROOT):
         sys.path.insert(0, path)
 
 import autograd_speed  # noqa: E402
+import conv_bench  # noqa: E402
 import fused_mlp  # noqa: E402
 import harness  # noqa: E402
 import kernels  # noqa: E402
@@ -374,7 +376,7 @@ HEADERS = ["benchmark", "framework", "bar", "framework time / bar time", "naive 
 
 def run_all(bench):
     sections = [matmul_rows, elementwise_rows, digits_rows, autograd_rows, square_detector_rows, scaling_rows,
-                memory_rows]
+                conv_bench.conv_rows, memory_rows]
     started = time.perf_counter()
     X = Y = None
     for section in sections:
@@ -450,6 +452,7 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true", help="cProfile one digits epoch of Network.fit")
     parser.add_argument("--autograd", action="store_true",
                         help="only the autograd rows: graph and scalar autograd against the layers")
+    parser.add_argument("--conv", action="store_true", help="only the Conv2D rows (im2col vs loops and vs Matrix @)")
     parser.add_argument("--output", default=None,
                         help="where to write the table (default bench/RESULTS.md; --quick writes nothing)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
@@ -471,6 +474,11 @@ def main(argv=None):
         print(harness.markdown_table(HEADERS, bench.rows, "{:.2f}"))
         return 0 if not bench.failures else 1
     print(harness.machine_description(), file=sys.stderr)
+    if args.conv:
+        started = time.perf_counter()
+        conv_bench.conv_rows(bench)
+        print(report(bench, time.perf_counter() - started))
+        return 0 if not bench.failures else 1
     text = report(bench, run_all(bench))
     print(text)
     output = args.output or (None if args.quick else os.path.join(HERE, "RESULTS.md"))
