@@ -19,7 +19,8 @@ from attention import MultiHeadSelfAttention
 from batchnorm2d import BatchNorm2D
 from callbacks import CallbackList, TrainingRun
 from conv import Conv1D, Conv2D
-from layers import BatchNorm, Dense, Dropout, Layer
+from layer_specs import build_layers
+from layers import BatchNorm, Dense, Dropout, Layer, flat_size
 from matrix import Matrix
 from normalization import LayerNorm, RMSNorm
 from pooling import AvgPool1D, AvgPool2D, Flatten, GlobalAvgPool1D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
@@ -323,14 +324,25 @@ class Network:
 
     # ---------------------------------------------------------------- config
     @classmethod
-    def from_config(cls, model_config, n_inputs, n_outputs, rng=None):
+    def from_config(cls, model_config, n_inputs, n_outputs, rng=None, input_shape=None):
         """Build the network a config's "model" section describes.
 
         {"hidden_layers": [{"units": 16, "activation": "relu"}], "output_activation": "softmax", "init": "he"}
-        with n_inputs from the data and n_outputs from the classes (or target columns).
+        with n_inputs from the data and n_outputs from the classes (or target columns). Or
+        {"layers": [{"type": "conv2d", "filters": 8, "kernel_size": 3}, ...], ...} (layer_specs.py),
+        the per-sample input_shape then giving the geometry ((C, H, W) for images; default (n_inputs,)).
+        Either way a Dense output layer of n_outputs units, then the output activation, ends it.
+        A layer that does not fit its input raises ValueError naming the entry and the shapes.
         """
         rng = rng if rng is not None else make_rng(0)
         init = model_config.get("init", "he")
+        if model_config.get("layers") is not None:
+            shape = tuple(input_shape) if input_shape is not None else (n_inputs,)
+            if flat_size(shape) != n_inputs:
+                raise ValueError(f"the input shape {shape} holds {flat_size(shape)} values per row, but the data has "
+                                 f"{n_inputs} feature columns")
+            layers, shape = build_layers(model_config["layers"], shape, init, rng)
+            return cls._with_output(layers, flat_size(shape), n_outputs, init, model_config, rng)
         layers, width = [], n_inputs
         for spec in model_config.get("hidden_layers", []):
             units, batch_norm, dropout = spec["units"], spec.get("batch_norm", False), spec.get("dropout", 0)
@@ -343,7 +355,12 @@ class Network:
             if dropout:
                 layers.append(Dropout(dropout, rng=rng))  # the masks come from the run's one seed too
             width = units
-        # the output layer: He init assumes a ReLU after it, so Xavier suits the (often linear) scores better
+        return cls._with_output(layers, width, n_outputs, init, model_config, rng)
+
+    @classmethod
+    def _with_output(cls, layers, width, n_outputs, init, model_config, rng):
+        """The network of `layers` and the output layer: Dense(width -> n_outputs), then the output activation."""
+        # He init assumes a ReLU after it, so Xavier suits the (often linear) scores better
         output_init = "xavier" if init == "he" else init
         layers.append(Dense(width, n_outputs, init=output_init, rng=rng))
         output_activation = model_config.get("output_activation", "softmax")

@@ -24,6 +24,7 @@ import layers
 import losses
 import optimizers
 from datasets import delimiter_problem
+from layer_specs import build_layers
 from utils import InputError, parse_json, quote
 
 # The valid names come from the registries, so a new activation, loss or
@@ -198,6 +199,31 @@ class Choice(Spec):
         return f"unknown {self.kind} {quote(value)}; valid: {valid}" + _did_you_mean(value, self.names)
 
 
+class IntOrPair(Spec):
+    """An integer >= minimum, or a list of two of them ([height, width]): a kernel size, a stride."""
+
+    def __init__(self, minimum, **options):
+        super().__init__(**options)
+        self.minimum = minimum
+
+    def problem(self, value):
+        values = value if isinstance(value, list) and len(value) == 2 else [value]
+        if all(isinstance(v, int) and not isinstance(v, bool) and v >= self.minimum for v in values):
+            return None
+        return self.must(f"an integer >= {self.minimum} or a list of two ([height, width])", value)
+
+
+class Shape(Spec):
+    """The shape of one sample: [C, H, W] for an image, [C, L] for a sequence, positive integers."""
+
+    def problem(self, value):
+        if (isinstance(value, list) and len(value) in (2, 3)
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
+            return None
+        return self.must("[channels, height, width] (or [channels, length] for a sequence) of positive integers",
+                         value)
+
+
 class ListOf(Spec):
     """A list whose items all follow one spec, optionally of a fixed length."""
 
@@ -230,8 +256,8 @@ class Section(Spec):
             if key in self.fields:
                 continue
             if variant and key in variant[1]:
-                options = ", ".join(sorted(option for option in self.fields if option != "name"))
-                run.report(_join(path, key), f"not an option of {variant[0]!r}; its options: {options}")
+                options = ", ".join(sorted(option for option in self.fields if option not in ("name", "type")))
+                run.report(_join(path, key), f"not an option of {variant[0]!r}; its options: {options or 'none'}")
             else:
                 run.report(path, f"unknown key {quote(key)}" + _did_you_mean(key, self.fields))
         filled = {}
@@ -253,26 +279,28 @@ class Section(Spec):
 class Variant(Spec):
     """An object whose "name" picks its other keys: an optimizer, a learning-rate scheduler."""
 
-    def __init__(self, kind, names, options_by_name, **options):
+    def __init__(self, kind, names, options_by_name, key="name", **options):
         super().__init__(**options)
         self.kind = kind
+        self.key = key  # the field that names the variant: "name", or "type" for a model layer
         self.name = Choice(kind, names, required=True)
         self.options_by_name = options_by_name
-        self.all_keys = {key for fields in options_by_name.values() for key in fields}
+        self.all_keys = {option for fields in options_by_name.values() for option in fields}
 
     def check(self, value, path, run):
+        key = self.key
         if not isinstance(value, dict):
-            hint = f' (write {{"name": {json.dumps(value)}}})' if value in self.name.names else ""
+            hint = f' (write {{"{key}": {json.dumps(value)}}})' if value in self.name.names else ""
             run.report(path, self.must("an object", value) + hint)
             return value
-        if "name" not in value:
-            run.report(path, f"missing required key 'name' ({', '.join(sorted(self.name.names))})")
+        if key not in value:
+            run.report(path, f"missing required key {key!r} ({', '.join(sorted(self.name.names))})")
             return value
-        name = value["name"]
+        name = value[key]
         if self.name.problem(name):
-            self.name.validate(name, _join(path, "name"), run)
+            self.name.validate(name, _join(path, key), run)
             return value  # its other keys cannot be checked without knowing which options apply
-        section = Section({"name": self.name, **self.options_by_name.get(name, {})})
+        section = Section({key: self.name, **self.options_by_name.get(name, {})})
         return section.check(value, path, run, variant=(name, self.all_keys))
 
 
@@ -322,6 +350,27 @@ SCHEDULER_OPTIONS = {
     },
 }
 
+# model.layers: the options of each layer type (layer_specs.py builds them). The channels of a
+# convolution are its input's, and a dense entry takes the options of a model.hidden_layers entry.
+_ACTIVATION = Choice("activation", ACTIVATIONS, default="relu")
+_CONV2D = {"filters": Integer(minimum=1, required=True), "kernel_size": IntOrPair(1, required=True),
+           "stride": IntOrPair(1, default=1), "padding": IntOrPair(0, default=0), "activation": _ACTIVATION,
+           "batch_norm": Boolean(default=False)}
+_CONV1D = {"filters": Integer(minimum=1, required=True), "kernel_size": Integer(minimum=1, required=True),
+           "stride": Integer(minimum=1, default=1), "padding": Integer(minimum=0, default=0),
+           "activation": _ACTIVATION}
+_POOL2D = {"kernel_size": IntOrPair(1, required=True), "stride": IntOrPair(1, nullable=True)}
+_POOL1D = {"kernel_size": Integer(minimum=1, required=True), "stride": Integer(minimum=1, nullable=True)}
+_DENSE = {"units": Integer(minimum=1, required=True), "activation": _ACTIVATION,
+          "dropout": Real("in [0, 1)", default=0), "batch_norm": Boolean(default=False),
+          "l1": Real(">= 0", default=0), "l2": Real(">= 0", default=0)}
+LAYER_OPTIONS = {
+    "conv2d": _CONV2D, "conv1d": _CONV1D, "maxpool2d": _POOL2D, "avgpool2d": _POOL2D,
+    "maxpool1d": _POOL1D, "avgpool1d": _POOL1D, "globalavgpool2d": {}, "globalavgpool1d": {},
+    "batchnorm2d": {}, "flatten": {}, "dense": _DENSE, "dropout": {"p": Real("in [0, 1)", required=True)},
+}
+LAYER_TYPES = list(LAYER_OPTIONS)
+
 SCHEMA = Section({
     "seed": Integer(minimum=0, default=42),
     "task": Choice("task", TASKS, default="auto"),
@@ -333,6 +382,7 @@ SCHEMA = Section({
         "normalize": Choice("normalization", NORMALIZATIONS, default="zscore"),
         "delimiter": String(length=1, default=","),
         "features": ListOf(String(), nullable=True),  # null: every column except the target
+        "image_shape": Shape(nullable=True),  # the feature columns are the pixels of a [C, H, W] image
     }, required=True),
     "model": Section({
         "hidden_layers": ListOf(Section({
@@ -343,6 +393,7 @@ SCHEMA = Section({
             "l1": Real(">= 0", default=0),
             "l2": Real(">= 0", default=0),
         }), default=[]),
+        "layers": ListOf(Variant("layer type", LAYER_TYPES, LAYER_OPTIONS, key="type"), nullable=True),
         "output_activation": Choice("activation", ACTIVATIONS, default="softmax"),
         "init": Choice("initialization", INITIALIZATIONS, default="he"),
     }, default={}),
@@ -435,8 +486,28 @@ def _check_delimiter(config, report):
         report("data.delimiter", delimiter_problem(delimiter))
 
 
+def _check_layers_or_hidden_layers(config, report):
+    if _get(config, "model.layers") is not None and _get(config, "model.hidden_layers"):
+        report("model", "give model.layers or model.hidden_layers, not both")
+
+
+def _check_layer_shapes(config, report):
+    """Pass the image shape through model.layers, as the network will: a kernel larger than its input,
+    a pool that does not fit, a convolution without data.image_shape are found before any work."""
+    entries, shape = _get(config, "model.layers"), _get(config, "data.image_shape")
+    if entries is None:
+        return
+    # without an image shape the input is a row of features whose width (the data's) is unknown
+    # here, and only a layer that needs an image can fail, whatever the width
+    try:
+        build_layers(entries, shape, init="zeros")
+    except ValueError as error:
+        report("", str(error))
+
+
 CROSS_CHECKS = [_check_fractions, _check_loss_matches_output, _check_delimiter,
-                _check_nesterov_has_momentum, _check_validation_monitors, _check_batch_norm_batch_size]
+                _check_nesterov_has_momentum, _check_validation_monitors, _check_batch_norm_batch_size,
+                _check_layers_or_hidden_layers]
 
 
 # ---------------------------------------------------------------- public functions
@@ -454,6 +525,8 @@ def validate_config(cfg, source="config"):
         section[key] = compute(section, config)
     for check in CROSS_CHECKS:
         check(config, run.report)
+    if not any(problem.startswith(("model", "data.image_shape")) for problem in run.problems):
+        _check_layer_shapes(config, run.report)  # only with valid entries: one mistake, one message
     if run.problems:
         raise ConfigError(run.problems, source)
     return config

@@ -17,6 +17,7 @@ import os
 
 from activations import sigmoid, softmax_rows
 from app.config import ConfigError, validate_config
+from layers import flat_size
 from losses import get_loss
 from matrix import Matrix
 from network import ModelFileError, Network
@@ -79,6 +80,10 @@ def prepare_data(config, rng, config_path=None):
     path = resolve_path(data_cfg["path"], config_path)
     dataset = load_csv(path, data_cfg["target"], data_cfg.get("features"), data_cfg.get("delimiter", ","),
                        config.get("task", "auto"))
+    image_shape = data_cfg.get("image_shape")
+    if image_shape is not None and flat_size(image_shape) != dataset.X.shape[1]:
+        raise DataError(f"{path}: has {dataset.X.shape[1]} feature columns, but data.image_shape {image_shape} "
+                        f"reads {flat_size(image_shape)} values per row (channels x height x width)")
     classification = dataset.task == "classification"
     strata = dataset.labels if classification else [0] * len(dataset)
     try:
@@ -110,7 +115,8 @@ def prepare_data(config, rng, config_path=None):
 
 def build_model(config, data, rng):
     """The network for this data, and the loss and optimizer the config names."""
-    network = Network.from_config(config["model"], data.dataset.X.shape[1], data.n_outputs, rng=rng)
+    network = Network.from_config(config["model"], data.dataset.X.shape[1], data.n_outputs, rng=rng,
+                                  input_shape=config["data"].get("image_shape"))
     loss = get_loss(config["training"]["loss"])
     options = dict(config["training"]["optimizer"])
     optimizer = get_optimizer(options.pop("name"), network.parameters(), **options)
@@ -310,7 +316,9 @@ def check_model_metadata(network, source="model"):
     if not meta:
         raise ModelFileError(f"{source}: holds no metadata (feature names, normalization, class names), "
                              "which prediction needs; save models with `python main.py`, which writes it")
-    n_inputs = _model_width(network, "in_features", network.layers)
+    first = network.layers[0]  # a convolution has no in_features: its input_shape says what it takes
+    n_inputs = (flat_size(first.input_shape) if first.input_shape is not None
+                else _model_width(network, "in_features", network.layers))
     n_outputs = _model_width(network, "out_features", reversed(network.layers))
 
     def bad(field, needs):

@@ -39,6 +39,7 @@ from utils import InputError, make_rng  # noqa: E402
 BENCHMARKS = {
     "iris": ("configs/iris.json", "accuracy", 0.95),
     "digits": ("configs/digits.json", "accuracy", 0.975),
+    "digits_cnn": ("configs/digits_cnn.json", "accuracy", 0.985),  # the 64 columns as a 1x8x8 image
     "breast_cancer": ("configs/breast_cancer.json", "accuracy", 0.97),
     "diabetes": ("configs/diabetes.json", "r2", 0.42),
 }

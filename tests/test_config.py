@@ -47,8 +47,8 @@ EXPECTED_DEFAULTS = {
     "seed": 42,
     "task": "auto",
     "data": {"test_fraction": 0.2, "validation_fraction": 0, "normalize": "zscore",
-             "delimiter": ",", "features": None},
-    "model": {"hidden_layers": [], "output_activation": "softmax", "init": "he"},
+             "delimiter": ",", "features": None, "image_shape": None},
+    "model": {"hidden_layers": [], "layers": None, "output_activation": "softmax", "init": "he"},
     "training": {
         "loss": "cross_entropy",
         "optimizer": {"name": "adam", "lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8,

@@ -26,6 +26,7 @@ from datasets import read_csv_rows  # noqa: E402
 CONFIGS = {
     "iris": ("classification", "species", 3),
     "digits": ("classification", "digit", 10),
+    "digits_cnn": ("classification", "digit", 10),
     "breast_cancer": ("classification", "diagnosis", 2),
     "diabetes": ("regression", "progression", None),
 }
