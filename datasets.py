@@ -196,7 +196,7 @@ def _looks_like_classes(cells):
     return all(v.is_integer() for v in distinct) and len(distinct) <= 20
 
 
-def load_csv(path, target, features=None, delimiter=",", task="auto", class_names=None):
+def load_csv(path, target, features=None, delimiter=",", task="auto", class_names=None, header_and_rows=None):
     """Load a CSV whose columns are numeric features and one target column.
 
     target: the target column's name. features: the feature columns to use
@@ -204,13 +204,22 @@ def load_csv(path, target, features=None, delimiter=",", task="auto", class_name
     does not matter. task: "classification", "regression" or "auto" (text
     targets, or a few whole numbers, mean classification). class_names: the
     classes of a trained model, to read new rows with the same numbering.
+    header_and_rows: what read_csv_rows(path, delimiter) returned, or some of its
+    rows, when the caller has read the file already.
     """
-    header, rows = read_csv_rows(path, delimiter)
+    header, rows = header_and_rows if header_and_rows is not None else read_csv_rows(path, delimiter)
     if target not in header:
         raise DataError(f"{path}: target column {quote(target)} is not in the header; columns: {_names(header)}"
                         + header_hint(header, delimiter))
     if features is None:
         features = [name for name in header if name != target]
+    if target in features:
+        raise DataError(f"{path}: the feature columns include the target {quote(target)}: the model would "
+                        "read the answer it is asked to predict; leave it out of the features")
+    twice = sorted({name for name in features if features.count(name) > 1})
+    if twice:
+        raise DataError(f"{path}: the feature columns name {short(', '.join(map(quote, twice)), 400)} twice; "
+                        "name each column once")
     missing = [name for name in features if name not in header]
     if missing:
         raise DataError(f"{path}: missing feature column(s) {short(', '.join(map(quote, missing)), 400)}"

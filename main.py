@@ -47,10 +47,14 @@ class _Parser(argparse.ArgumentParser):
 def train_parser():
     parser = _Parser(
         prog="python main.py",
+        usage="python main.py [COMMAND] [options]",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train a neural network from a JSON config on a CSV file, report its test score, "
-                    "and save it as JSON.",
-        epilog="The config names the data (data.path, data.target), the layers (model), the loss, optimizer, "
-               "epochs and batch size (training) and where to save the model (output.model_path). "
+                    "and save it as JSON.\n\ncommands (the first word; without one, train):\n" + "\n".join(
+                        f"  {name:<10}{summary}" for name, summary in COMMAND_SUMMARIES.items())
+                    + "\n\n'python main.py COMMAND --help' shows a command's options; those of train follow.",
+        epilog="The config names the data (data.path, data.target), the layers (model), the loss, optimizer,\n"
+               "epochs and batch size (training) and where to save the model (output.model_path).\n"
                "See README.md for every key.",
     )
     parser.add_argument("--config", default=None, metavar="PATH",
@@ -66,6 +70,15 @@ def train_parser():
     parser.add_argument("--resume", metavar="CHECKPOINT",
                         help="continue the run saved in this checkpoint, with the config saved in it")
     return parser
+
+
+# One line per command for `python main.py --help` (COMMANDS, below, maps each to its code).
+COMMAND_SUMMARIES = {
+    "train": "train the network a config describes, report its test scores, save it (the default)",
+    "predict": "a saved model's answer for every row of a CSV file",
+    "evaluate": "a saved model's scores on labelled rows of a CSV file",
+    "explain": "one training step of a tiny network, every number printed",
+}
 
 
 def run_train(args):
@@ -139,10 +152,10 @@ def explain_parser():
                     "backward pass with the chain-rule formula that gave it, and the update.",
     )
     parser.add_argument("--activation", choices=sorted(explain.HIDDEN_ACTIVATIONS), default="sigmoid",
-                        help="the hidden layer's activation (default: sigmoid)")
+                        help="the hidden layer's activation (default: %(default)s)")
     parser.add_argument("--loss", choices=sorted(explain.LOSSES), default="cross_entropy",
-                        help="cross_entropy (softmax outputs) or mse (default: cross_entropy)")
-    parser.add_argument("--lr", type=_positive_number, default=0.5, help="the SGD learning rate (default: 0.5)")
+                        help="cross_entropy (softmax outputs) or mse (default: %(default)s)")
+    parser.add_argument("--lr", type=_positive_number, default=0.5, help="the SGD learning rate (default: %(default)s)")
     parser.add_argument("--autograd", action="store_true",
                         help="the same step as a computation graph: each node's value, then each node's "
                              "gradient in the order backward() visits them (autograd.py)")
@@ -181,41 +194,52 @@ def evaluate_parser():
 
 
 def _load_model_and_rows(args):
+    """The model, every row of the input file, the rows whose target is filled in (or None) and their positions."""
     network = pipeline.load_model_for_prediction(args.model)
-    return network, pipeline.read_rows_for_model(args.input, network.metadata, args.delimiter)
+    return (network, *pipeline.read_rows_for_model(args.input, network.metadata, args.delimiter))
 
 
 def run_predict(args):
-    network, rows = _load_model_and_rows(args)
+    network, rows, labelled, positions = _load_model_and_rows(args)
     answers = pipeline.predict_rows(network, rows)
-    scored = pipeline.has_targets(rows)
+    # the target column is never used to predict; where it is filled in, it scores the answers
+    actual = {}
+    if labelled is not None:
+        if network.metadata["task"] == "classification":
+            actual = {row: labelled.class_names[label] for row, label in zip(positions, labelled.labels)}
+        else:
+            actual = {row: f"{values[0]:.6g}" for row, values in zip(positions, labelled.values.rows)}
+    target = rows.target_name
     if network.metadata["task"] == "classification":
         width = max(9, max(len(name) for name in network.metadata["class_names"]))
-        print(f"{'row':>5}  {'predicted':<{width}}  probability" + (f"  {rows.target_name}" if scored else ""))
+        print(f"{'row':>5}  {'predicted':<{width}}  probability" + (f"  {target}" if actual else ""))
         for index, (name, probability) in enumerate(answers):
-            actual = f"  {rows.class_names[rows.labels[index]]}" if scored else ""
-            print(f"{index + 1:>5}  {name:<{width}}  {probability:>11.4f}{actual}")
+            shown = f"  {actual.get(index, '')}" if actual else ""
+            print(f"{index + 1:>5}  {name:<{width}}  {probability:>11.4f}{shown}".rstrip())
     else:
-        title = "predicted " + rows.target_name
-        width, actual_width = max(12, len(title)), max(12, len(rows.target_name))
-        print(f"{'row':>5}  {title:>{width}}" + (f"  {rows.target_name:>{actual_width}}" if scored else ""))
+        title = "predicted " + target
+        width, actual_width = max(12, len(title)), max(12, len(target))
+        print(f"{'row':>5}  {title:>{width}}" + (f"  {target:>{actual_width}}" if actual else ""))
         for index, values in enumerate(answers):
-            actual = f"  {rows.values.rows[index][0]:>{actual_width}.6g}" if scored else ""
-            print(f"{index + 1:>5}  {values[0]:>{width}.6g}{actual}")
-    if scored:
-        # the target column was not used to predict; it only scores the answers
-        scores = pipeline.evaluate_rows(network, rows)
+            shown = f"  {actual.get(index, ''):>{actual_width}}" if actual else ""
+            print(f"{index + 1:>5}  {values[0]:>{width}.6g}{shown}".rstrip())
+    if labelled is not None:
+        scores = pipeline.evaluate(network, labelled)
         lines = pipeline.report_lines(scores, prefix="")
+        if len(labelled) < len(rows):
+            print(f"scored on the {len(labelled)} of {len(rows)} rows whose {target} is filled in:")
         print("\n".join(lines[-1:] if "accuracy" in scores else lines))
 
 
 def run_evaluate(args):
-    network, rows = _load_model_and_rows(args)
-    if not pipeline.has_targets(rows):
-        raise DataError(f"{args.input}: has no target column {quote(rows.target_name)}, which evaluate "
-                        "needs to score the model (python main.py predict works without it)")
-    print(f"{args.input}: {len(rows)} rows, model {args.model}")
-    for line in pipeline.report_lines(pipeline.evaluate_rows(network, rows), prefix=""):
+    network, rows, labelled, _ = _load_model_and_rows(args)
+    if labelled is None:
+        raise DataError(f"{args.input}: has no target column {quote(rows.target_name)}, or it is blank in "
+                        "every row; evaluate needs it to score the model (python main.py predict works without it)")
+    skipped = f" ({len(rows) - len(labelled)} rows with a blank {rows.target_name} left out)" \
+        if len(labelled) < len(rows) else ""
+    print(f"{args.input}: {len(labelled)} rows{skipped}, model {args.model}")
+    for line in pipeline.report_lines(pipeline.evaluate(network, labelled), prefix=""):
         print(line)
 
 

@@ -21,6 +21,7 @@ from callbacks import CallbackList, TrainingRun
 from conv import Conv1D, Conv2D
 from layer_specs import build_layers
 from layers import BatchNorm, Dense, Dropout, Layer, flat_size
+from losses import predicted_classes
 from matrix import Matrix
 from normalization import LayerNorm, RMSNorm
 from pooling import AvgPool1D, AvgPool2D, Flatten, GlobalAvgPool1D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
@@ -70,6 +71,19 @@ class _InputShape(Layer):
 
 class ModelFileError(InputError):
     """A saved model that cannot be read; the message names the file and the field."""
+
+
+class ModelTooLarge(InputError):
+    """A config asks for more parameters than MAX_PARAMETERS; the message names the layer."""
+
+
+# The most parameters a network built from a config (Network.from_config) may have. Pure Python
+# keeps each as a float object in a list, about 32 bytes, and training holds four copies (the
+# value, its gradient and Adam's two moments): a million parameters take some 130 MB and train
+# at a few dozen rows a second. `units: 10000000` would allocate for minutes and then fail with
+# a MemoryError; it is refused before anything is allocated. A network built layer by layer
+# in Python has no limit.
+MAX_PARAMETERS = 1_000_000
 
 
 class Network:
@@ -231,12 +245,15 @@ class Network:
             return self.forward(X, training=False)  # which explains what a network takes
         return _concatenate([self.forward(X.take(batch), training=False) for batch in _chunks(len(X), batch_size)])
 
+    def outputs_logits(self):
+        """True when predict returns logits (the network ends without softmax or sigmoid, as a
+        model trained with output_activation 'linear' and a cross-entropy loss does)."""
+        return self.layers[-1].name not in ("softmax", "sigmoid")
+
     def predict_classes(self, X):
-        """The predicted class index of each row: the argmax, or output > 0.5 for one sigmoid unit."""
-        output = self.predict(X)
-        if output.shape[1] == 1:
-            return [1 if row[0] > 0.5 else 0 for row in output.rows]
-        return output.argmax(axis=1)
+        """The predicted class index of each row (losses.predicted_classes): the argmax, or for one
+        output unit, probability > 0.5 (a sigmoid output) or logit > 0 (a linear one)."""
+        return predicted_classes(self.predict(X), logits=self.outputs_logits())
 
     def evaluate(self, X, Y, loss, batch_size=256):
         """{"loss": L} on (X, Y), plus "accuracy" for classifiers, without training.
@@ -336,7 +353,9 @@ class Network:
         """
         rng = rng if rng is not None else make_rng(0)
         init = model_config.get("init", "he")
-        if model_config.get("layers") is not None:
+        if model_config.get("layers") is None:
+            check_model_size(model_config, n_inputs, n_outputs)  # before any weight is allocated
+        else:
             shape = tuple(input_shape) if input_shape is not None else (n_inputs,)
             if flat_size(shape) != n_inputs:
                 raise ValueError(f"the input shape {shape} holds {flat_size(shape)} values per row, but the data has "
@@ -367,6 +386,25 @@ class Network:
         if output_activation not in ("linear", "pass"):
             layers.append(get_activation(output_activation))
         return cls(layers)
+
+    def check_optimizer(self, optimizer):
+        """ValueError unless every parameter `optimizer` updates belongs to this network.
+
+        An optimizer built on another network's parameters (net_a.fit(..., Adam(net_b.parameters())))
+        would train nothing here, silently; one built on some of this network's parameters
+        (the others frozen) is fine. fit calls this before the first batch.
+        """
+        params = getattr(optimizer, "params", None)
+        if params is None:
+            return
+        mine = {id(param) for param in self.parameters()}
+        foreign = [param for param in params if id(param) not in mine]
+        if foreign:
+            raise ValueError(f"{type(optimizer).__name__} updates {len(params)} parameters, and {len(foreign)} of "
+                             f"them (the first a {foreign[0].value.shape[0]}x{foreign[0].value.shape[1]} "
+                             f"{foreign[0].name!r}) are not this network's: it was built on another "
+                             f"network's parameters; build it on this one: "
+                             f"{type(optimizer).__name__}(network.parameters(), ...)")
 
 
 # ------------------------------------------------------------------ helpers
@@ -414,6 +452,28 @@ def _chunks(n, size):
 def _concatenate(matrices):
     """The rows of several matrices of the same width, one after the other, as one Matrix."""
     return Matrix.from_rows([row for matrix in matrices for row in matrix.rows], matrices[0].shape[1])
+
+
+def check_model_size(model_config, n_inputs, n_outputs, limit=None):
+    """ModelTooLarge, naming the layer, when the network a config's "model" section describes
+    would have more than MAX_PARAMETERS parameters: checked from the sizes alone, before
+    any weight is allocated. Dense(in -> out) has in * out + out parameters (no bias with
+    batch_norm, whose scale and shift add 2 * out)."""
+    limit = MAX_PARAMETERS if limit is None else limit
+    sizes, width = [], n_inputs
+    for index, spec in enumerate(model_config.get("hidden_layers", [])):
+        units = spec["units"]
+        sizes.append((f"model.hidden_layers[{index}]", width, units, width * units + units))
+        width = units
+    sizes.append(("the output layer", width, n_outputs, width * n_outputs + n_outputs))
+    total = sum(count for *_, count in sizes)
+    if total <= limit:
+        return
+    where, n_in, n_out, count = max(sizes, key=lambda size: size[3])
+    raise ModelTooLarge(f"{where}: Dense({n_in:,} -> {n_out:,}) would have {count:,} parameters "
+                        f"({total:,} in the whole network), and a model built from a config may have at most "
+                        f"{limit:,} (network.MAX_PARAMETERS): pure Python would take minutes to allocate them "
+                        "and hours to train; use fewer units")
 
 
 def _check_fit_arguments(X, Y, epochs, batch_size):

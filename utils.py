@@ -42,6 +42,14 @@ def finite_sum(values):
         return math.nan
 
 
+def format_number(value, decimals=4):
+    """A score or loss for people: 4 decimals ('0.4512'), but a huge one in the compact form
+    ('-3.29e+129', not 130 digits) and nan and inf as they are."""
+    if not math.isfinite(value) or abs(value) < 1e6:
+        return f"{value:.{decimals}f}"
+    return f"{value:.3g}"
+
+
 # ------------------------------------------------------------------ seeding
 def make_rng(seed):
     """A private random.Random(seed): one seed fixes a run without touching the global generator."""
@@ -49,7 +57,7 @@ def make_rng(seed):
 
 
 # -------------------------------------------------------------------- files
-def parse_json(text):
+def parse_json(text, object_pairs_hook=None):
     """json.loads(text), but a JSONDecodeError always carries a message that can be printed.
 
     PyPy's fast decoder (_pypyjson, PyPy 7.3) words an unexpected non-ASCII
@@ -59,12 +67,13 @@ def parse_json(text):
     that fast path, which stops at the same place with a sound message (on
     CPython, the same message). The second decode is outside the except block,
     so the broken exception is not attached to the one raised.
+    object_pairs_hook: as json.loads's (the config uses it to find a key given twice).
     """
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=object_pairs_hook)
     except json.JSONDecodeError:
         pass
-    return json.JSONDecoder().decode(text)
+    return json.JSONDecoder(object_pairs_hook=object_pairs_hook).decode(text)
 
 
 def read_json(path, kind, error=InputError):

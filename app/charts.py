@@ -279,8 +279,10 @@ def text_chart(values, width=60, height=12, label="loss"):
 
     Column c shows the mean of the values that fall into it when there are more
     values than columns (downsampling); otherwise one column per value. The
-    top row is labelled with the maximum, the bottom row with the minimum, and
-    the line below the axis gives the first and last epoch (1 and len(values)).
+    vertical axis spans the series itself: the top row is labelled with its
+    largest value and the bottom row with its smallest (not with the largest and
+    smallest column mean, which would hide a first epoch's loss of 1.06 behind
+    0.85), and the line below the axis gives the first and last epoch (1 and len(values)).
     NaN and infinite values are skipped; constant series sit on the middle row.
     """
     if width < 2 or height < 2:
@@ -295,8 +297,8 @@ def text_chart(values, width=60, height=12, label="loss"):
         bucket = [v for v in values[c * n // n_columns:(c + 1) * n // n_columns] if math.isfinite(v)]
         columns.append(sum(bucket) / len(bucket) if bucket else None)
 
-    finite = [v for v in columns if v is not None]
-    low, high = min(finite), max(finite)
+    finite = [v for v in values if math.isfinite(v)]
+    low, high = min(finite), max(finite)  # a column mean always lies between the two
     grid = [[" "] * n_columns for _ in range(height)]  # grid[0] is the top row
     for c, v in enumerate(columns):
         if v is None:

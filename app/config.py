@@ -313,6 +313,14 @@ def _epochs(section, config):
     return max(1, config["training"]["epochs"] - warmup)
 
 
+def _checkpoint_beside_model(section, config):
+    """model.json -> model_checkpoint.json: each run's checkpoint is its own, not a shared
+    checkpoint.json that another run's Ctrl-C would overwrite."""
+    model_path = _get(config, "output.model_path")
+    stem = os.path.splitext(model_path)[0] if isinstance(model_path, str) and model_path else "model"
+    return stem + "_checkpoint.json"
+
+
 def _mode_for_monitor(section, config):
     """Accuracy is to be maximised, a loss minimised."""
     return "max" if str(section.get("monitor")).endswith("accuracy") else "min"
@@ -413,12 +421,14 @@ SCHEMA = Section({
             "restore_best": Boolean(default=True),
         }, nullable=True),
         "checkpoint_every": Integer(minimum=1, nullable=True),
-        "checkpoint_path": String(non_empty=False, default="checkpoint.json"),
+        "checkpoint_path": String(non_empty=False, default=_checkpoint_beside_model),  # "": none
     }, default={}),
     "output": Section({
         "model_path": String(default="model.json"),
         "plot": String(non_empty=False, nullable=True),  # path of an SVG training chart
         "report": String(non_empty=False, nullable=True),  # path of the HTML report (with --report)
+        # a CSV of the held-out test rows as read, so `main.py evaluate` can reproduce the test score
+        "test_rows": String(nullable=True),
     }, default={}),
 })
 
@@ -451,6 +461,23 @@ def _check_loss_matches_output(config, report):
     if allowed and isinstance(output, str) and output in ACTIVATIONS and output not in allowed:
         report("training.loss", f"{loss!r} needs model.output_activation "
                f"{' or '.join(map(repr, allowed))}, got {output!r}")
+
+
+def _check_features(config, report):
+    """The features must not include the target (a model that reads its answer scores r2 1.0)
+    nor name a column twice."""
+    features, target = _get(config, "data.features"), _get(config, "data.target")
+    if not isinstance(features, list) or not all(isinstance(name, str) for name in features):
+        return
+    if target in features:
+        report("data.features", f"lists the target column {quote(target)}: the model would read the answer "
+               "it is asked to predict; leave it out (null: every column except the target)")
+    seen = set()
+    for name in features:
+        if name in seen:
+            report("data.features", f"lists {quote(name)} twice; name each column once")
+            break
+        seen.add(name)
 
 
 def _check_nesterov_has_momentum(config, report):
@@ -505,7 +532,7 @@ def _check_layer_shapes(config, report):
         report("", str(error))
 
 
-CROSS_CHECKS = [_check_fractions, _check_loss_matches_output, _check_delimiter,
+CROSS_CHECKS = [_check_fractions, _check_loss_matches_output, _check_delimiter, _check_features,
                 _check_nesterov_has_momentum, _check_validation_monitors, _check_batch_norm_batch_size,
                 _check_layers_or_hidden_layers]
 
@@ -548,15 +575,40 @@ def load_config(path):
                            f"at offset {error.start})"], source) from None
     except OSError as error:
         raise ConfigError([f"cannot read the file: {error.strerror}"], source) from None
+    duplicates = []
     try:
-        cfg = parse_json(text)  # not json.loads: see utils.parse_json (PyPy)
+        # not json.loads: see utils.parse_json (PyPy); the hook notes a key given twice
+        cfg = parse_json(text, object_pairs_hook=lambda pairs: _object_noting_duplicates(pairs, duplicates))
     except json.JSONDecodeError as error:
         raise ConfigError([f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"],
                           source) from None
     except RecursionError:  # json recurses once per [ or {: a damaged file can nest deeper than Python goes
         raise ConfigError(["invalid JSON: lists or objects nested too deeply"], source) from None
+    if duplicates:
+        raise ConfigError([f"key {quote(key)} appears twice in one object ({quote(first, 60)}, then "
+                           f"{quote(second, 60)}); JSON keeps only the last, so say it once"
+                           for key, first, second in duplicates], source)
     return validate_config(cfg, source)
 
 
+def _object_noting_duplicates(pairs, duplicates):
+    """json's object_pairs_hook: the object as a dict, noting each (key, first value, second value)
+    that repeats a key; json.loads itself would silently keep the last value."""
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            duplicates.append((key, result[key], value))
+        result[key] = value
+    return result
+
+
 # Every default filled in; data.path and data.target have none (they are required) and are absent.
-DEFAULT_CONFIG = SCHEMA.validate({"data": {}}, "", _Run())
+def _defaults():
+    run = _Run()
+    config = SCHEMA.validate({"data": {}}, "", run)
+    for section, key, compute in run.deferred:
+        section[key] = compute(section, config)
+    return config
+
+
+DEFAULT_CONFIG = _defaults()

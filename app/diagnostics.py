@@ -29,6 +29,7 @@ import math
 from operator import or_
 
 from callbacks import Callback
+from utils import finite_sum
 
 # Thresholds of the warnings.
 VANISHING_RATIO = 1e-3  # first layer's grad norm / last layer's grad norm below this: vanishing
@@ -42,7 +43,7 @@ SQUASHING = {"sigmoid": (0.5, 0.5), "tanh": (0.0, 1.0)}
 
 
 def _norm(rows):
-    return math.sqrt(math.fsum(v * v for row in rows for v in row))
+    return math.sqrt(finite_sum(v * v for row in rows for v in row))
 
 
 class _Block:
@@ -107,7 +108,7 @@ class Diagnostics(Callback):
         self.after_step()
 
     def on_epoch_end(self, run):
-        for line in self.end_epoch(run.epoch):
+        for line in self.end_epoch(run.epoch, run.history["loss"]):
             run.say(line)
 
     def start_epoch(self):
@@ -134,13 +135,15 @@ class Diagnostics(Callback):
     def after_step(self):
         for block in self.blocks:
             after = block.weight.value.rows
-            change = math.sqrt(math.fsum((a - b) ** 2 for row_a, row_b in zip(after, block.before)
-                                         for a, b in zip(row_a, row_b)))
+            change = math.sqrt(finite_sum((a - b) * (a - b) for row_a, row_b in zip(after, block.before)
+                                          for a, b in zip(row_a, row_b)))
             size = _norm(block.before)
             block.update_ratios.append(change / size if size else math.inf)
 
-    def end_epoch(self, epoch):
-        """Summarise the epoch: store a record and return the table (and any new warnings) as lines."""
+    def end_epoch(self, epoch, losses=()):
+        """Summarise the epoch: store a record and return the table (and any new warnings) as lines.
+
+        losses: the training loss of each epoch so far, so that the advice knows whether it is rising."""
         record = []
         for block in self.blocks:
             entry = {"layer": block.number, "name": block.label,
@@ -153,7 +156,7 @@ class Diagnostics(Callback):
         self.records.append(record)
         lines = format_table(record, epoch)
         if self.warn:
-            for warning in find_problems(record):
+            for warning in find_problems(record, losses):
                 key = warning.split(":")[0]
                 if key not in self.warned:
                     self.warned.add(key)
@@ -181,9 +184,19 @@ def format_table(record, epoch):
     return lines
 
 
-def find_problems(record):
-    """Warnings for one epoch's record, each 'kind layer N: what is wrong. What to try.'"""
+def find_problems(record, losses=()):
+    """Warnings for one epoch's record, each 'kind layer N: what is wrong. What to try.'
+
+    losses, the training loss per epoch so far: while it rises, the learning rate is too large
+    rather than too small, so tiny updates then never bring the advice of a larger one.
+    """
     problems = []
+    losses = [loss for loss in losses if math.isfinite(loss)]
+    rising = len(losses) >= 2 and losses[-1] > losses[-2]
+    if rising:
+        problems.append(f"rising loss: the training loss went up from {losses[-2]:.4g} to {losses[-1]:.4g} "
+                        "in the last epoch. The steps overshoot: try a smaller learning rate, or "
+                        "training.clip_norm.")
     if len(record) >= 2:
         first, last = record[0], record[-1]
         if last["grad_norm"] > 0 and first["grad_norm"] < VANISHING_RATIO * last["grad_norm"]:
@@ -209,7 +222,7 @@ def find_problems(record):
             problems.append(f"large updates at {name}: each step changes the weights by "
                             f"{entry['update_ratio']:.0e} of their size (about 1e-3 is typical). "
                             "Try a smaller learning rate.")
-        elif entry["update_ratio"] < TINY_UPDATE:
+        elif entry["update_ratio"] < TINY_UPDATE and not rising:
             problems.append(f"tiny updates at {name}: each step changes the weights by "
                             f"{entry['update_ratio']:.0e} of their size (about 1e-3 is typical). "
                             "Try a larger learning rate, or see the gradient norms above.")

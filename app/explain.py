@@ -57,6 +57,7 @@ class _Printer:
 
     def __init__(self, decimals, out):
         self.decimals, self.out = decimals, out
+        self.steps = 0  # numbered as they are printed, so every path through the story counts 1, 2, 3, ...
 
     def num(self, value):
         return _format(value, self.decimals)
@@ -70,8 +71,9 @@ class _Printer:
         self.out(text)
 
     def step(self, title, formula, shapes=""):
+        self.steps += 1
         self.say()
-        self.say(f"{title}   {formula}" + (f"      {shapes}" if shapes else ""))
+        self.say(f"{self.steps}. {title}   {formula}" + (f"      {shapes}" if shapes else ""))
 
     def matrix(self, name, matrix):
         self.say(format_matrix(name, matrix, self.decimals))
@@ -125,19 +127,19 @@ def walk_through(activation="sigmoid", loss="cross_entropy", lr=0.5, decimals=4,
     p.say()
     p.say("FORWARD PASS: from the inputs to the loss")
     Z1 = hidden.forward(X, training=True)
-    p.step("1. hidden layer", "Z1 = X @ W1 + b1", f"{_shape(X)} @ {_shape(W1)} + {_shape(b1)} -> {_shape(Z1)}")
+    p.step("hidden layer", "Z1 = X @ W1 + b1", f"{_shape(X)} @ {_shape(W1)} + {_shape(b1)} -> {_shape(Z1)}")
     p.matrix("W1", W1)
     p.matrix("b1", b1)
     p.matrix("Z1", Z1)
     p.check(f"Z1[0][0] = X[0][0]*W1[0][0] + X[0][1]*W1[1][0] + b1[0] = {num(X.rows[0][0])}*{fac(W1.rows[0][0])} + "
             f"{fac(X.rows[0][1])}*{fac(W1.rows[1][0])} + {fac(b1.rows[0][0])} = {num(Z1.rows[0][0])}")
     H = squash.forward(Z1, training=True)
-    p.step(f"2. {activation}", f"H = {activation_formula}, entry by entry", f"{_shape(Z1)} -> {_shape(H)}")
+    p.step(f"{activation}", f"H = {activation_formula}, entry by entry", f"{_shape(Z1)} -> {_shape(H)}")
     p.matrix("H", H)
     z = Z1.rows[0][0]
     p.check(f"H[0][0] = {activation}({num(z)}) = {num(H.rows[0][0])}")
     Z2 = output.forward(H, training=True)
-    p.step("3. output layer", "Z2 = H @ W2 + b2", f"{_shape(H)} @ {_shape(W2)} + {_shape(b2)} -> {_shape(Z2)}")
+    p.step("output layer", "Z2 = H @ W2 + b2", f"{_shape(H)} @ {_shape(W2)} + {_shape(b2)} -> {_shape(Z2)}")
     p.matrix("W2", W2)
     p.matrix("b2", b2)
     p.matrix("Z2", Z2)
@@ -149,16 +151,16 @@ def walk_through(activation="sigmoid", loss="cross_entropy", lr=0.5, decimals=4,
     if loss == "cross_entropy":
         P = Z2.map(math.exp)
         P = Matrix([[v / sum(row) for v in row] for row in P.rows])
-        p.step("4. softmax", "P[i][j] = e^Z2[i][j] / sum over k of e^Z2[i][k], row by row")
+        p.step("softmax", "P[i][j] = e^Z2[i][j] / sum over k of e^Z2[i][k], row by row")
         p.matrix("P, the predicted probabilities", P)
         p.check(f"P[0][0] = e^{num(Z2.rows[0][0])} / (e^{num(Z2.rows[0][0])} + e^{num(Z2.rows[0][1])}) = "
                 f"{num(P.rows[0][0])}")
-        p.step("5. loss", "L = -(1/n) * sum over rows of log P[i][true class of row i]")
+        p.step("loss", "L = -(1/n) * sum over rows of log P[i][true class of row i]")
         p.say(f"    L = -(log P[0][0] + log P[1][1]) / 2 = -(log {num(P.rows[0][0])} + log {num(P.rows[1][1])}) / 2"
               f" = {num(loss_before)}")
     else:
         count = Z2.shape[0] * Z2.shape[1]
-        p.step("4. loss", f"L = (1/{count}) * sum of (Z2 - Y)^2 over all {count} entries (mean squared error)")
+        p.step("loss", f"L = (1/{count}) * sum of (Z2 - Y)^2 over all {count} entries (mean squared error)")
         squares = " + ".join(f"({num(a)} - {fac(b)})^2" for ra, rb in zip(Z2.rows, Y.rows) for a, b in zip(ra, rb))
         p.say(f"    L = ({squares}) / {count} = {num(loss_before)}")
 
@@ -169,29 +171,29 @@ def walk_through(activation="sigmoid", loss="cross_entropy", lr=0.5, decimals=4,
     p.say("derivative, giving dL/d of its input and of its weights.")
     dZ2 = criterion.backward()
     if loss == "cross_entropy":
-        p.step("6. loss and softmax together", "dL/dZ2 = (P - Y) / n",
+        p.step("loss and softmax together", "dL/dZ2 = (P - Y) / n",
                "the fused softmax + cross-entropy gradient, see losses.py")
         p.matrix("dZ2", dZ2)
         p.check(f"dZ2[0][0] = ({num(P.rows[0][0])} - {fac(Y.rows[0][0])}) / {n} = {num(dZ2.rows[0][0])}")
     else:
         count = Z2.shape[0] * Z2.shape[1]
-        p.step("6. loss", f"dL/dZ2 = 2 * (Z2 - Y) / {count}")
+        p.step("back through the loss", f"dL/dZ2 = 2 * (Z2 - Y) / {count}")
         p.matrix("dZ2", dZ2)
         p.check(f"dZ2[0][0] = 2 * ({num(Z2.rows[0][0])} - {fac(Y.rows[0][0])}) / {count} = {num(dZ2.rows[0][0])}")
     dH = output.backward(dZ2)
     dW2, db2 = output.weight.grad, output.bias.grad
-    p.step("7. output layer weights", "dL/dW2 = H.T @ dZ2,  dL/db2 = sum of dZ2 over the rows",
+    p.step("output layer weights", "dL/dW2 = H.T @ dZ2,  dL/db2 = sum of dZ2 over the rows",
            f"{_shape(H.T)} @ {_shape(dZ2)} -> {_shape(dW2)}")
     p.matrix("dW2", dW2)
     p.matrix("db2", db2)
     p.check(f"dW2[0][0] = H[0][0]*dZ2[0][0] + H[1][0]*dZ2[1][0] = {num(H.rows[0][0])}*{fac(dZ2.rows[0][0])} + "
             f"{fac(H.rows[1][0])}*{fac(dZ2.rows[1][0])} = {num(dW2.rows[0][0])}")
-    p.step("8. back through the output layer", "dL/dH = dZ2 @ W2.T", f"{_shape(dZ2)} @ {_shape(W2.T)} -> {_shape(dH)}")
+    p.step("back through the output layer", "dL/dH = dZ2 @ W2.T", f"{_shape(dZ2)} @ {_shape(W2.T)} -> {_shape(dH)}")
     p.matrix("dH", dH)
     p.check(f"dH[0][0] = dZ2[0][0]*W2[0][0] + dZ2[0][1]*W2[0][1] = {num(dZ2.rows[0][0])}*{fac(W2.rows[0][0])} + "
             f"{fac(dZ2.rows[0][1])}*{fac(W2.rows[0][1])} = {num(dH.rows[0][0])}")
     dZ1 = squash.backward(dH)
-    p.step(f"9. back through {activation}", f"dL/dZ1 = dH * {activation}'(Z1) = dH * ({derivative}), entry by entry")
+    p.step(f"back through {activation}", f"dL/dZ1 = dH * {activation}'(Z1) = dH * ({derivative}), entry by entry")
     p.matrix("dZ1", dZ1)
     h = H.rows[0][0]
     local = {"sigmoid": h * (1.0 - h), "tanh": 1.0 - h * h, "relu": 1.0 if Z1.rows[0][0] > 0 else 0.0}[activation]
@@ -199,7 +201,7 @@ def walk_through(activation="sigmoid", loss="cross_entropy", lr=0.5, decimals=4,
             f"{num(dZ1.rows[0][0])}")
     hidden.backward(dZ1)
     dW1, db1 = hidden.weight.grad, hidden.bias.grad
-    p.step("10. hidden layer weights", "dL/dW1 = X.T @ dZ1,  dL/db1 = sum of dZ1 over the rows",
+    p.step("hidden layer weights", "dL/dW1 = X.T @ dZ1,  dL/db1 = sum of dZ1 over the rows",
            f"{_shape(X.T)} @ {_shape(dZ1)} -> {_shape(dW1)}")
     p.matrix("dW1", dW1)
     p.matrix("db1", db1)

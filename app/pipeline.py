@@ -9,14 +9,17 @@ demos share:
     chart_path, config_from_checkpoint   where the curves go; the config of a run to resume
     report_lines   the scores as the lines `python main.py` prints
 and for a saved model (`python main.py predict` and `evaluate`):
-    load_model_for_prediction, read_rows_for_model, predict_rows, evaluate_rows
+    load_model_for_prediction, read_rows_for_model, predict_rows, and evaluate (on rows read so)
 """
 
+import csv
+import io
 import math
 import os
+import sys
 
 from activations import sigmoid, softmax_rows
-from app.config import ConfigError, validate_config
+from app.config import DEFAULT_CONFIG, ConfigError, validate_config
 from layers import flat_size
 from losses import get_loss
 from matrix import Matrix
@@ -25,11 +28,11 @@ from optimizers import get_optimizer
 from schedulers import get_scheduler
 from app.diagnostics import Diagnostics
 from app.progress import Progress
-from app.training import Checkpoint, CheckpointError, EarlyStopping, standard_callbacks
+from app.training import Checkpoint, CheckpointError, EarlyStopping, TrainingDiverged, standard_callbacks
 from datasets import (DataError, Dataset, Normalizer, delimiter_problem, header_hint, load_csv, parse_number,
     read_csv_rows, train_test_split)
 from metrics import accuracy, confusion_matrix, format_confusion_matrix, precision_recall_f1, regression_scores
-from utils import check_writable, make_rng, quote, short
+from utils import check_writable, format_number, make_rng, quote, short, write_atomic
 
 
 def resolve_path(path, config_path=None):
@@ -84,6 +87,7 @@ def prepare_data(config, rng, config_path=None):
     if image_shape is not None and flat_size(image_shape) != dataset.X.shape[1]:
         raise DataError(f"{path}: has {dataset.X.shape[1]} feature columns, but data.image_shape {image_shape} "
                         f"reads {flat_size(image_shape)} values per row (channels x height x width)")
+    check_task_matches_training(config, dataset, path)
     classification = dataset.task == "classification"
     strata = dataset.labels if classification else [0] * len(dataset)
     try:
@@ -113,6 +117,46 @@ def prepare_data(config, rng, config_path=None):
     return PreparedData(dataset, train, validation, test, normalizer, target_normalizer, single_output)
 
 
+# A classification target with this many classes or more looks like numbers read as classes.
+MANY_CLASSES = 100
+CLASSIFICATION_OUTPUTS = ("softmax", "sigmoid")  # probabilities of classes, never a regression value
+
+
+def check_task_matches_training(config, dataset, path):
+    """Refuse a regression target trained with a classification loss or output, and the reverse,
+    saying which task, loss and output_activation to use; warn when a classification target has
+    hundreds of classes. Otherwise a column of prices with the default config trains a softmax
+    over one output (always 1.0) and prints loss 0.0000."""
+    loss = config.get("training", {}).get("loss", DEFAULT_CONFIG["training"]["loss"])
+    output = config.get("model", {}).get("output_activation", DEFAULT_CONFIG["model"]["output_activation"])
+    classification_loss = get_loss(loss).fuses_with is not None  # the loss applies softmax or sigmoid
+    chosen = "task 'regression'" if config.get("task") == "regression" else (
+        f"its values ({_distinct_count(dataset)} distinct numbers) make it a regression target")
+    target = quote(dataset.target_name)
+    if dataset.task == "regression" and (classification_loss or output in CLASSIFICATION_OUTPUTS):
+        raise DataError(
+            f"{path}: the target column {target}: {chosen}, but training.loss {loss!r} with "
+            f"model.output_activation {output!r} is for classes; for regression use training.loss 'mse' "
+            "and model.output_activation 'linear' (task 'regression'); if the values are class labels, "
+            "set task 'classification'")
+    if dataset.task == "classification":
+        n = len(dataset.class_names)
+        if not classification_loss:
+            raise DataError(
+                f"{path}: the target column {target} holds {n} classes, but training.loss {loss!r} is for "
+                "regression; for classes use training.loss 'cross_entropy' with model.output_activation "
+                "'softmax' (or 'binary_cross_entropy' with 'sigmoid' for two classes); if the values are "
+                "numbers to predict, set task 'regression'")
+        if n >= MANY_CLASSES:
+            print(f"warning: {path}: the target column {target} has {n} classes, one output unit each; if "
+                  "its values are numbers to predict rather than labels, set task 'regression', "
+                  "training.loss 'mse' and model.output_activation 'linear'", file=sys.stderr)
+
+
+def _distinct_count(dataset):
+    return len({row[0] for row in dataset.values.rows}) if dataset.values is not None else 0
+
+
 def build_model(config, data, rng):
     """The network for this data, and the loss and optimizer the config names."""
     network = Network.from_config(config["model"], data.dataset.X.shape[1], data.n_outputs, rng=rng,
@@ -129,11 +173,10 @@ def training_helpers(config, optimizer, config_path=None):
     training = config["training"]
     stopping = training.get("early_stopping")
     checkpoint = None
-    if training.get("checkpoint_path", "checkpoint.json"):
+    if training["checkpoint_path"]:
         # the config's path goes along, so that a resumed run finds the data files again
         extra = {"config_path": os.path.abspath(config_path) if config_path else None}
-        checkpoint = Checkpoint(training.get("checkpoint_path", "checkpoint.json"),
-                                every=training.get("checkpoint_every"), extra=extra)
+        checkpoint = Checkpoint(training["checkpoint_path"], every=training.get("checkpoint_every"), extra=extra)
     return {"scheduler": get_scheduler(training.get("scheduler"), optimizer),
             "clip_norm": training.get("clip_norm"),
             "early_stopping": EarlyStopping(**stopping) if stopping else None,
@@ -176,7 +219,10 @@ def train(config, config_path=None, verbose=True, seed=None, diagnose=False, res
         network.metadata["early_stopping"] = {"monitor": stopper.monitor, "best_epoch": stopper.best_epoch,
                                               "stopped_epoch": stopper.stopped_epoch,
                                               "restored": stopper.restore_best}
-    scores = evaluate(network, data.inputs(data.test), data.test)
+    scores = evaluate(network, data.test, data.inputs(data.test))
+    check_scores_are_finite(scores, history)
+    if config["output"].get("test_rows"):
+        save_rows(config["output"]["test_rows"], data.test)
     if report is not None:
         X_test = data.inputs(data.test)
         if data.task == "classification":
@@ -212,6 +258,36 @@ def chart_marks(network):
     return [(kept, f"weights kept: epoch {kept}")] if kept else []
 
 
+def check_scores_are_finite(scores, history):
+    """TrainingDiverged unless every test score is a finite number: a model whose predictions
+    overflow must not replace a model saved before."""
+    bad = {key: value for key, value in scores.items() if isinstance(value, float) and not math.isfinite(value)}
+    if bad:
+        shown = ", ".join(f"{key} {value}" for key, value in bad.items())
+        last = history["loss"][-1] if history.get("loss") else math.nan
+        raise TrainingDiverged(f"the test scores are not finite ({shown}; the last training loss was "
+                               f"{format_number(last)}): the model's outputs overflow. Try a smaller "
+                               "learning rate or training.clip_norm. Nothing was saved: model and "
+                               "checkpoint files from before are untouched.")
+
+
+def save_rows(path, part):
+    """Write the rows of a split as a CSV file with the feature and target columns, as read (before
+    normalization), so `python main.py evaluate --input path` scores exactly these rows again.
+    repr(float) reads back as the same float, so the scores are reproduced to the last digit."""
+    names = part.feature_names + [part.target_name]
+    if part.task == "classification":
+        targets = [part.class_names[label] for label in part.labels]
+    else:
+        targets = [repr(row[0]) for row in part.values.rows]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    for features, target in zip(part.X.rows, targets):
+        writer.writerow([repr(value) for value in features] + [target])
+    write_atomic(path, buffer.getvalue())
+
+
 def config_from_checkpoint(state, path):
     """The validated config a checkpoint was trained with, and the path of its config file."""
     metadata = state["model"].get("metadata")
@@ -232,13 +308,12 @@ def chart_path(config):
 
 
 def check_output_paths(config, config_path=None):
-    """Before any work starts: every file the run will write (model, chart, checkpoints) can be
-    written, and none is a file the run reads or another output, which it would overwrite."""
-    training = config["training"]
+    """Before any work starts: every file the run may write (model, chart, the checkpoint that
+    checkpoint_every or a Ctrl-C writes, the report, the test rows) can be written, and none is a file the
+    run reads or another output, which it would overwrite."""
     outputs = [("output.model_path", config["output"]["model_path"]), ("output.plot", chart_path(config)),
-               ("output.report", config["output"].get("report"))]
-    if training.get("checkpoint_every"):
-        outputs.append(("training.checkpoint_path", training.get("checkpoint_path")))
+               ("training.checkpoint_path", config["training"].get("checkpoint_path")),
+               ("output.report", config["output"].get("report")), ("output.test_rows", config["output"].get("test_rows"))]
     taken = {os.path.realpath(resolve_path(config["data"]["path"], config_path)): "the data file (data.path)"}
     if config_path:
         taken[os.path.realpath(config_path)] = "the config file"
@@ -274,8 +349,16 @@ def predict_values(network, X):
     return Normalizer.from_dict(stats).inverse_transform(output) if stats else output
 
 
-def evaluate(network, X, part):
-    """Scores of a trained network on a split: accuracy and per-class scores, or RMSE, MAE, R^2."""
+def evaluate(network, part, X=None):
+    """Scores of a trained network on labelled rows (a Dataset: a test split, or rows read by
+    read_rows_for_model): accuracy, per-class scores and the confusion matrix, or RMSE, MAE, R^2.
+
+    The one evaluation of training, `main.py evaluate` and `main.py predict`. X: the rows'
+    normalized inputs when the caller has them; by default part.X normalized with the
+    statistics saved in network.metadata, exactly as training normalized them.
+    """
+    if X is None:
+        X = Normalizer.from_dict(network.metadata["normalization"]).transform(part.X)
     if part.task == "classification":
         predicted = predicted_classes(network, X)
         n_classes = len(part.class_names)
@@ -364,32 +447,35 @@ def _check_normalization(stats, width, field, bad):
 
 
 def read_rows_for_model(path, metadata, delimiter=None):
-    """The rows of a CSV file to run a saved model on, as a Dataset.
+    """The rows of a CSV file to run a saved model on: (rows, labelled, positions).
 
-    The model's feature columns are found by name, so their order in the file does
-    not matter and other columns are ignored. When the file has the target column
-    too, its labels (or values) are read with the model's class numbering;
-    otherwise they are None. delimiter: by default the one the model trained with.
+    rows: a Dataset of every row's features, without targets. The model's feature
+    columns are found by name, so their order in the file does not matter and other
+    columns are ignored. When the file has the target column too, labelled is a
+    Dataset of the rows where it is filled in, with their labels (in the model's class
+    numbering) or values, and positions their indices in rows; a blank target means
+    "predict this row", not a mistake. Otherwise labelled is None and positions [].
+    delimiter: by default the one the model trained with.
     """
     if delimiter is None:
         delimiter = metadata.get("config", {}).get("data", {}).get("delimiter", ",")
     features, target = metadata["feature_names"], metadata["target"]
-    header, rows = read_csv_rows(path, delimiter)
+    header, lines = read_csv_rows(path, delimiter)
     missing = [name for name in features if name not in header]
     if missing:
         raise DataError(f"{path}: missing feature column(s) {short(', '.join(map(quote, missing)), 400)}; "
                         f"the model needs {short(', '.join(features), 400)}" + header_hint(header, delimiter))
-    if target in header:
-        return load_csv(path, target, features, delimiter, metadata["task"], metadata.get("class_names"))
     positions = [header.index(name) for name in features]
     X = Matrix.from_rows([[parse_number(cells[p], path, line, header[p]) for p in positions]
-                      for line, cells in rows], len(positions))
-    return Dataset(X, list(features), target, metadata["task"], class_names=metadata.get("class_names"))
-
-
-def has_targets(dataset):
-    """True when the rows came with their true labels or values."""
-    return dataset.labels is not None or dataset.values is not None
+                          for line, cells in lines], len(positions))
+    rows = Dataset(X, list(features), target, metadata["task"], class_names=metadata.get("class_names"))
+    target_at = header.index(target) if target in header else None
+    labelled = [index for index, (_, cells) in enumerate(lines) if target_at is not None and cells[target_at]]
+    if not labelled:
+        return rows, None, []
+    scored = load_csv(path, target, features, delimiter, metadata["task"], metadata.get("class_names"),
+                      header_and_rows=(header, [lines[index] for index in labelled]))
+    return rows, scored, labelled
 
 
 def class_probabilities(network, X):
@@ -409,8 +495,8 @@ def class_probabilities(network, X):
 
 
 def predicted_classes(network, X):
-    """The most probable class index of each row."""
-    return [row.index(max(row)) for row in class_probabilities(network, X)]
+    """The predicted class index of each row: Network.predict_classes, the framework's one rule."""
+    return network.predict_classes(X)
 
 
 def predict_rows(network, dataset):
@@ -423,17 +509,8 @@ def predict_rows(network, dataset):
     if network.metadata["task"] == "regression":
         return [list(row) for row in predict_values(network, X).rows]
     names = network.metadata["class_names"]
-    answers = []
-    for row in class_probabilities(network, X):
-        best = row.index(max(row))
-        answers.append((names[best], row[best]))
-    return answers
-
-
-def evaluate_rows(network, dataset):
-    """The scores `evaluate` gives, on rows read by read_rows_for_model (with their targets)."""
-    X = Normalizer.from_dict(network.metadata["normalization"]).transform(dataset.X)
-    return evaluate(network, X, dataset)
+    classes = network.predict_classes(X)
+    return [(names[best], row[best]) for best, row in zip(classes, class_probabilities(network, X))]
 
 
 def report_lines(scores, prefix="test"):
@@ -444,7 +521,7 @@ def report_lines(scores, prefix="test"):
     prefix = f"{prefix} " if prefix else ""
     if "accuracy" not in scores:
         return [f"{prefix}rmse: {scores['rmse']:.4g}", f"{prefix}mae: {scores['mae']:.4g}",
-                f"{prefix}r2: {scores['r2']:.4f}"]
+                f"{prefix}r2: {format_number(scores['r2'])}"]
     names = scores["class_names"]
     width = max(8, max(len(n) for n in names))
     lines = [f"{'class':<{width}} precision  recall      f1  support"]

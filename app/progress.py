@@ -21,6 +21,7 @@ import time
 
 from app.charts import line_chart_svg, text_chart
 from callbacks import Callback
+from utils import format_number
 
 
 def _clock(seconds):
@@ -97,7 +98,7 @@ class Progress(Callback):
         filled = 12 * batch // self.n_batches
         epoch = f"epoch {self.epoch:>{len(str(self.epochs))}}/{self.epochs}"
         numbers = (f"{batch:>{len(str(self.n_batches))}}/{self.n_batches} batches  {rate:,.0f} samples/s  "
-                   f"loss {loss:.4f}  ETA {_clock(left)}")
+                   f"loss {format_number(loss)}  ETA {_clock(left)}")
         text = f"{epoch} [{'#' * filled}{'.' * (12 - filled)}] {numbers}"
         if len(text) >= self.width:  # a narrow terminal: the numbers matter more than the bar
             text = f"{epoch}  {numbers}"

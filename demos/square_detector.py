@@ -38,7 +38,7 @@ if REPO_ROOT not in sys.path:
 from activations import LeakyReLU, Softmax  # noqa: E402
 from app.progress import Progress  # noqa: E402  (needs the repo root on sys.path)
 from layers import Dense  # noqa: E402
-from losses import CrossEntropy  # noqa: E402
+from losses import CrossEntropy, predicted_classes  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import ModelFileError, Network  # noqa: E402
 from optimizers import Adam  # noqa: E402
@@ -204,10 +204,16 @@ def square_probabilities(model, vectors):
     return [row[1] for row in model.predict(Matrix(vectors)).rows]
 
 
+def verdicts(probabilities):
+    """The class of each image (1: square) from its P(square), by the framework's one rule,
+    losses.predicted_classes: square when p > 0.5."""
+    return predicted_classes(Matrix([[p] for p in probabilities]), logits=False)
+
+
 def classify_image(model, image):
     """("square" or "not square", probability of that answer) for one image, as --predict and --draw say it."""
     p_square = square_probabilities(model, vectors_for(model, [image]))[0]
-    return (CLASS_NAMES[1], p_square) if p_square >= 0.5 else (CLASS_NAMES[0], 1.0 - p_square)
+    return (CLASS_NAMES[1], p_square) if verdicts([p_square])[0] == 1 else (CLASS_NAMES[0], 1.0 - p_square)
 
 
 def train_network(network, images, labels, epochs, batch_size, lr, seed, validation=None, verbose=True):
@@ -235,8 +241,8 @@ def train_network(network, images, labels, epochs, batch_size, lr, seed, validat
 
 
 def accuracy_of(probabilities, labels):
-    """Share of images whose P(square) >= 0.5 agrees with the label."""
-    return sum((p >= 0.5) == (label == 1) for p, label in zip(probabilities, labels)) / len(labels)
+    """Share of images whose verdict (from P(square), see verdicts) agrees with the label."""
+    return sum(verdict == label for verdict, label in zip(verdicts(probabilities), labels)) / len(labels)
 
 
 # ----------------------------------------------------------------- the report
@@ -259,21 +265,30 @@ def format_examples(images, captions, width=78):
     return "\n\n".join(blocks)
 
 
-def example_lines(images, labels, probabilities, count):
-    """Up to `count` test images with their verdicts, misclassified ones first."""
+def as_seen(model, image):
+    """The image as the model read it, at its own resolution: centred when the model centres
+    (so a misclassified shape is shown where the network saw it, not where it was drawn)."""
+    _, _, center = model_settings(model)
+    return center_image(image) if center else image
+
+
+def example_lines(model, images, labels, probabilities, count):
+    """Up to `count` test images with their verdicts, misclassified ones first, each drawn as
+    the model saw it (as_seen)."""
     if count <= 0:
         return []
-    wrong = [i for i, (p, label) in enumerate(zip(probabilities, labels)) if (p >= 0.5) != (label == 1)]
+    predicted = verdicts(probabilities)
+    wrong = [i for i, (verdict, label) in enumerate(zip(predicted, labels)) if verdict != label]
     wrong_set = set(wrong)
     chosen = (wrong + [i for i in range(len(labels)) if i not in wrong_set])[:count]
     captions = []
     for i in chosen:
         p = probabilities[i]
-        name, confidence = (CLASS_NAMES[1], p) if p >= 0.5 else (CLASS_NAMES[0], 1.0 - p)
-        verdict = "right" if (p >= 0.5) == (labels[i] == 1) else f"WRONG, is {CLASS_NAMES[labels[i]]}"
+        name, confidence = (CLASS_NAMES[1], p) if predicted[i] == 1 else (CLASS_NAMES[0], 1.0 - p)
+        verdict = "right" if predicted[i] == labels[i] else f"WRONG, is {CLASS_NAMES[labels[i]]}"
         captions.append([verdict, f"{name} (p={confidence:.2f})"])
     title = f"Test images, misclassified first ({len(wrong)} of {len(labels)} wrong):"
-    return [title, format_examples([images[i] for i in chosen], captions)]
+    return [title, format_examples([as_seen(model, images[i]) for i in chosen], captions)]
 
 
 def other_sizes(size):
@@ -313,7 +328,7 @@ def run_demo(args):
     accuracy = accuracy_of(probabilities, test_labels)
     print()
     print(f"Test accuracy at {size}x{size} ({args.test} fresh images): {accuracy:.3f}")
-    predicted = [1 if p >= 0.5 else 0 for p in probabilities]
+    predicted = verdicts(probabilities)
     print(format_confusion_matrix(confusion_matrix(test_labels, predicted, 2), list(CLASS_NAMES)))
     print()
     print(f"The same model, not retrained, on fresh images of other sizes (hilbert_resample to {size}x{size}):")
@@ -326,7 +341,7 @@ def run_demo(args):
         print()
         compare_row_major(twin, args, images, labels, validation, test_sets, accuracy, center)
 
-    lines = example_lines(test_images, test_labels, probabilities, args.show)
+    lines = example_lines(model, test_images, test_labels, probabilities, args.show)
     if lines:
         print()
         print("\n".join(lines))
@@ -433,29 +448,29 @@ def make_parser():
     training = parser.add_argument_group("training (without --predict or --draw)")
     training.add_argument("--size", type=int, choices=MODEL_SIZES, default=16,
                           help="side of the images the model reads; 32 gives the classic 1024 -> 32 -> 2 "
-                               "configuration (default: 16)")
+                               "configuration (default: %(default)s)")
     training.add_argument("--hidden", type=_int_at_least(1), default=32, metavar="N",
-                          help="units in the hidden LeakyReLU layer (default: 32)")
+                          help="units in the hidden LeakyReLU layer (default: %(default)s)")
     training.add_argument("--train", type=_int_at_least(10), default=3000, metavar="N",
-                          help="training images, half of them squares (default: 3000)")
+                          help="training images, half of them squares (default: %(default)s)")
     training.add_argument("--test", type=_int_at_least(10), default=1000, metavar="N",
-                          help="fresh test images at each size (default: 1000)")
+                          help="fresh test images at each size (default: %(default)s)")
     training.add_argument("--epochs", type=_int_at_least(1), default=25, metavar="N",
-                          help="passes over the training images (default: 15)")
+                          help="passes over the training images (default: %(default)s)")
     training.add_argument("--batch-size", type=_int_at_least(1), default=32, metavar="N",
-                          help="images per gradient step (default: 32)")
+                          help="images per gradient step (default: %(default)s)")
     training.add_argument("--lr", type=_positive_float, default=0.003,
-                          help="Adam's learning rate (default: 0.003)")
+                          help="Adam's learning rate (default: %(default)s)")
     training.add_argument("--shift", type=_fraction, default=0.6, metavar="FRACTION",
                           help="share of training images moved by up to a pixel each way, so that resized "
-                               "images a pixel off centre are read right (default: 0.6)")
+                               "images a pixel off centre are read right (default: %(default)s)")
     training.add_argument("--blur", type=_fraction, default=0.5, metavar="FRACTION",
                           help="share of training images softly blurred, so that resized images with soft "
-                               "edges are read right (default: 0.5)")
+                               "edges are read right (default: %(default)s)")
     training.add_argument("--seed", type=int, default=0,
-                          help="fixes the images, the initial weights and the shuffling (default: 0)")
+                          help="fixes the images, the initial weights and the shuffling (default: %(default)s)")
     training.add_argument("--show", type=_int_at_least(0), default=6, metavar="N",
-                          help="test images to draw in the terminal, misclassified first (default: 6)")
+                          help="test images to draw in the terminal, misclassified first (default: %(default)s)")
     training.add_argument("--no-center", action="store_true",
                           help="leave each shape where it was drawn instead of moving it to the middle")
     training.add_argument("--no-compare", action="store_true",

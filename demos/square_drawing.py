@@ -13,6 +13,11 @@ from utils import InputError
 
 CELL_PIXELS = 14  # screen pixels per grid cell: 32 cells make a 448-pixel canvas
 INK, PAPER, GRID_LINES = "black", "white", "#e4e4e4"
+PROMPT = "Draw a shape; release the button to see the verdict."
+# The verdict line keeps this width in characters whatever it says: a label sized to its text
+# would shrink the window after the first verdict ("square (p=0.97)" is shorter than the
+# prompt) and move the canvas under the mouse.
+VERDICT_WIDTH = len(PROMPT)
 
 
 class DisplayUnavailable(InputError):
@@ -63,8 +68,9 @@ class DrawingWindow:
         for i in range(1, grid_size):  # faint lines show where the cells are
             self.canvas.create_line(i * CELL_PIXELS, 0, i * CELL_PIXELS, side, fill=GRID_LINES)
             self.canvas.create_line(0, i * CELL_PIXELS, side, i * CELL_PIXELS, fill=GRID_LINES)
-        self.verdict = tkinter.StringVar(value="Draw a shape; release the button to see the verdict.")
-        tkinter.Label(root, textvariable=self.verdict, font=("TkDefaultFont", 14)).pack(pady=(0, 4))
+        self.verdict = tkinter.StringVar(value=PROMPT)
+        tkinter.Label(root, textvariable=self.verdict, font=("TkDefaultFont", 14), width=VERDICT_WIDTH,
+                      anchor="center").pack(pady=(0, 4))
         tkinter.Button(root, text="Clear", command=self.clear).pack(pady=(0, 8))
         self.canvas.bind("<ButtonPress-1>", self.press)
         self.canvas.bind("<B1-Motion>", self.move)
@@ -87,14 +93,14 @@ class DrawingWindow:
         self.grid.end_stroke()
         self._paint_new_cells()
         name, probability = self.classify(self.grid.image)
-        self.verdict.set(f"{name} (p={probability:.2f})")
+        self.verdict.set(f"{name} (p={probability:.2f})"[:VERDICT_WIDTH])
 
     def clear(self):
         self.grid.clear()
         for item in self.painted.values():
             self.canvas.delete(item)
         self.painted.clear()
-        self.verdict.set("Draw a shape; release the button to see the verdict.")
+        self.verdict.set(PROMPT)
 
     def _paint_new_cells(self):
         """Draw every cell that is on in the grid but not yet on the canvas."""

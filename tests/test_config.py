@@ -55,9 +55,9 @@ EXPECTED_DEFAULTS = {
                       "weight_decay": 0},
         "epochs": 100, "batch_size": 32, "shuffle": True, "clip_norm": None,
         "scheduler": None, "early_stopping": None,
-        "checkpoint_every": None, "checkpoint_path": "checkpoint.json",
+        "checkpoint_every": None, "checkpoint_path": "model_checkpoint.json",
     },
-    "output": {"model_path": "model.json", "plot": None, "report": None},
+    "output": {"model_path": "model.json", "plot": None, "report": None, "test_rows": None},
 }
 
 SGD = {"name": "sgd"}

@@ -83,7 +83,7 @@ class EvaluateAndReportTest(unittest.TestCase):
         points = {0: [1.0, 0.0], 1: [0.0, 1.0], 2: [-1.0, -1.0]}
         X = Matrix([points[p] for p in PREDICTED])
         part = Dataset(X, ["x0", "x1"], "y", "classification", labels=ACTUAL, class_names=["a", "b", "c"])
-        scores = pipeline.evaluate(network, X, part)
+        scores = pipeline.evaluate(network, part, X)
         self.assertAlmostEqual(scores["accuracy"], 4 / 6, places=12)
         self.assertEqual(scores["confusion"], [[1, 1, 0], [0, 2, 0], [1, 0, 1]])
         self.assertAlmostEqual(scores["per_class"][1]["f1"], 4 / 5, places=12)

@@ -88,7 +88,9 @@ class ConfigWiringTest(unittest.TestCase):
         self.assertIsInstance(stopper, EarlyStopping)
         self.assertEqual((stopper.monitor, stopper.patience, stopper.min_delta, stopper.restore_best, stopper.mode),
                          ("val_accuracy", 3, 0.01, False, "max"))
-        self.assertEqual((helpers["checkpoint"].path, helpers["checkpoint"].every), ("checkpoint.json", 5))
+        # named after the model, so two runs in one folder never share a checkpoint
+        model_stem = os.path.splitext(config["output"]["model_path"])[0]
+        self.assertEqual((helpers["checkpoint"].path, helpers["checkpoint"].every), (model_stem + "_checkpoint.json", 5))
 
     def test_no_training_keys_means_none_of_the_extras(self):
         helpers = pipeline.training_helpers(validate_config(self.config()),
