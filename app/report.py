@@ -29,6 +29,7 @@ from app.progress import training_chart_svg
 from app.report_charts import heatmap_svg, histograms_svg, images_svg, scatter_svg
 from callbacks import Callback
 
+GRADIENT_RANGE = (1e-5, 10.0)  # the heat map's fixed colour scale, so that two reports compare
 MAX_VALUES = 4000  # values kept per histogram: a sample, so a big layer neither slows nor bloats the page
 
 
@@ -145,10 +146,12 @@ def _layers_section(collector):
     columns = list(range(0, len(epochs), step))
     values = [[collector.grad_norms[e][k] for e in columns] for k in range(len(collector.layers))]
     heat = heatmap_svg(values, collector.layers, [str(epochs[e]) for e in columns], log_scale=True,
-                       title="Gradient norm ||dL/dW|| per layer (rows, input first) and epoch (columns)",
-                       column_title="epoch", number_format="{:.1e}")
-    body += _figure(heat, "Darker is larger, on a log scale: a column fading toward the top rows is a "
-                          "vanishing gradient; a dark stripe is an exploding one.")
+                       title="Gradient norm per layer and epoch", column_title="epoch", number_format="{:.1e}",
+                       value_range=GRADIENT_RANGE)
+    body += _figure(heat, "The mean norm ||dL/dW|| of each layer's weight gradient (rows, input layer first) in "
+                          "each epoch (columns). The colours run on one fixed log scale, from {:.0e} (white) to "
+                          "{:.0e} (dark), the same in every report: a column fading toward the top rows is a "
+                          "vanishing gradient; a dark stripe is an exploding one.".format(*GRADIENT_RANGE))
     return _section("Inside the layers", body)
 
 

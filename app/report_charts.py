@@ -82,10 +82,11 @@ def _blend(share):
 
 
 def heatmap_svg(values, row_labels, column_labels, title="", log_scale=False, cell=None, number_format="{:.2g}",
-                row_title="", column_title="", power=1.0):
+                row_title="", column_title="", power=1.0, value_range=None):
     """A grid of cells coloured by value (on a log scale when asked: gradient norms span
     decades), each with its number written in it, rows and columns labelled. power < 1 lifts
-    small values (a confusion matrix's few mistakes would be white beside its diagonal)."""
+    small values (a confusion matrix's few mistakes would be white beside its diagonal).
+    value_range fixes the colour scale (values outside it are clamped), so two reports compare."""
     n_rows, n_cols = len(values), len(values[0]) if values else 0
     cell = cell or max(22, min(56, 640 // max(n_cols, 1)))
     texts = [[number_format.format(v) if v is not None and math.isfinite(v) else "-" for v in row] for row in values]
@@ -105,11 +106,15 @@ def heatmap_svg(values, row_labels, column_labels, title="", log_scale=False, ce
                                                           _xml_text(fit_text(row_title, cell * n_rows))))
     flat = [v for row in values for v in row if v is not None and math.isfinite(v) and (v > 0 or not log_scale)]
     low, high = (min(flat), max(flat)) if flat else (0.0, 1.0)
+    if value_range is not None:
+        low, high = value_range
 
     def share(v):
         if log_scale:
-            return (math.log10(v) - math.log10(low)) / (math.log10(high) - math.log10(low)) if high > low else 0.5
-        return (v - low) / (high - low) if high > low else 0.5
+            s = (math.log10(v) - math.log10(low)) / (math.log10(high) - math.log10(low)) if high > low else 0.5
+        else:
+            s = (v - low) / (high - low) if high > low else 0.5
+        return min(1.0, max(0.0, s))
 
     for c, label in enumerate(column_labels):
         out.append(_label(left + (c + 0.5) * cell, top - 4, label, cell))
