@@ -35,9 +35,6 @@ _FILE_KEYS = ("format", "format_version", "dtype", "architecture")
 # the keys of an architecture file for `import` (all but "modules" optional)
 ARCH_KEYS = ("modules", "task", "feature_names", "target", "class_names", "normalization",
              "target_normalization", "delimiter")
-# what import reads back from the __metadata__ of a file exported here
-_MODEL_KEYS = ("architecture", "task", "feature_names", "target", "class_names", "normalization",
-               "target_normalization", "config")
 
 
 class ExportError(InputError):
@@ -126,7 +123,7 @@ def run_export(args):
     """python main.py export --model model.json --format onnx [--output model.onnx] [--dtype float64]"""
     output = args.output or default_output(args.model, args.format)
     network = Network.load(args.model)
-    if network.metadata:
+    if "task" in network.metadata:  # a model trained by `python main.py`, not a demo's or one built in Python
         pipeline.check_model_metadata(network, args.model)
     files = export_files(network, args.format, output, args.dtype, args.model)
     check_outputs(list(files), [("the model (--model)", args.model)])
@@ -160,12 +157,12 @@ def _decode_file_metadata(meta, source):
     if meta.get("format") != FORMAT_NAME:
         return {}  # another program's metadata (safetensors.torch writes {"format": "pt"}) is not ours to read
     decoded = {}
-    for key in _MODEL_KEYS:
-        if key in meta:
+    for key, text in meta.items():
+        if key not in ("format", "format_version", "dtype"):
             try:
-                decoded[key] = json.loads(meta[key])
+                decoded[key] = json.loads(text)
             except ValueError:
-                raise ExportError(f"{source}: __metadata__ {key!r} is not valid JSON") from None
+                raise ExportError(f"{source}: __metadata__ {key!r:.60} is not valid JSON") from None
     return decoded
 
 
@@ -225,11 +222,15 @@ def import_network(weights_path, arch_path=None):
         network = Network(layers)
     except ValueError as error:  # the modules' sizes do not connect
         raise ExportError(f"{weights_path}: the architecture does not fit together: {error}") from None
-    network.metadata = complete_metadata(given, network)
-    try:
-        pipeline.check_model_metadata(network, arch_path or weights_path)
-    except ModelFileError as error:
-        raise ExportError(str(error)) from None
+    own_file = arch_path is None  # exported here: its metadata comes back exactly as it was
+    if not own_file and network.layers[0].input_shape is not None:  # a first layer of known width: Linear
+        given = complete_metadata(given, network)
+    network.metadata = given
+    if "task" in given:  # what predict and evaluate need must be there and fit the network
+        try:
+            pipeline.check_model_metadata(network, arch_path or weights_path)
+        except ModelFileError as error:
+            raise ExportError(str(error)) from None
     return network
 
 

@@ -87,10 +87,8 @@ def onnx_model(network, steps, file_metadata, dtype="F32"):
     that has no ONNX form.
     """
     modules, state = to_torch(network, dtype)
-    n_inputs = network.layers[0].input_shape
-    if n_inputs is None:
-        raise LayoutError("the first layer does not say how many features it takes")
-    n_inputs = n_inputs[0] if len(n_inputs) == 1 else None
+    first = network.layers[0].input_shape  # None for a first layer of any width (an Embedding)
+    n_inputs = first[0] if first is not None and len(first) == 1 else None
     constant = _Constants(state, dtype)
     nodes, x = [], "input"
 

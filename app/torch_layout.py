@@ -14,6 +14,15 @@ the same keys and in PyTorch's layouts:
     Linear (identity)       Identity()
     Softmax                 Softmax(dim=1)
     Dropout(p)              Dropout(p)                   none (it does nothing at inference)
+    Embedding(V, D)         Embedding(V, D) on rows of ids  i.weight (V, D), the same table
+    PositionwiseDense       Linear at every step            i.weight (out, in) = W.T   i.bias (out,)
+    RNN, LSTM, GRU (D -> H) RNN / LSTM / GRU(D, H, batch_first=True), gates in PyTorch's order
+                                                         i.weight_ih_l0 (G*H, D) = W_ih.T
+                                                         i.weight_hh_l0 (G*H, H) = W_hh.T
+                                                         i.bias_ih_l0 (G*H,)  i.bias_hh_l0 (G*H,)
+                            (G = 1, 4, 3; model_torch.py wraps each so that it takes and gives
+                            rows of T * D values, as here, and return_sequences picks all
+                            hidden states or the last)
 
 Dense keeps W as (in, out) so that Y = X @ W + b; torch.nn.Linear keeps (out, in) and
 computes Y = X @ W.T + b: the same numbers, transposed. num_batches_tracked counts
@@ -28,10 +37,13 @@ to FROM_TORCH.
 """
 
 import math
+import random
 
 from activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from layers import BatchNorm, Dense, Dropout
 from matrix import Matrix
+from recurrent import GRU, LSTM, RNN
+from sequence import Embedding, PositionwiseDense
 
 from app.safetensors_io import FLOAT_DTYPES, Tensor
 from utils import InputError
@@ -77,6 +89,31 @@ def _batch_norm(layer, dtype):
     return module, tensors
 
 
+def _embedding(layer, dtype):
+    module = {"module": "Embedding", "num_embeddings": layer.num_embeddings, "embedding_dim": layer.embedding_dim}
+    rows = layer.weight.value.rows
+    return module, {"weight": Tensor(dtype, (layer.num_embeddings, layer.embedding_dim), [v for row in rows for v in row])}
+
+
+def _positionwise(layer, dtype):
+    module, tensors = _dense(layer, dtype)
+    return dict(module, module="PositionwiseLinear"), tensors
+
+
+def _recurrent(layer, dtype):
+    kind = type(layer).__name__
+    module = {"module": kind, "input_size": layer.input_size, "hidden_size": layer.hidden_size,
+              "return_sequences": layer.return_sequences}
+    if kind == "RNN":
+        module["nonlinearity"] = layer.nonlinearity
+    width = layer.gates * layer.hidden_size
+    tensors = {"weight_ih_l0": Tensor(dtype, (width, layer.input_size), transpose_flat(layer.weight_ih.value.rows)),
+               "weight_hh_l0": Tensor(dtype, (width, layer.hidden_size), transpose_flat(layer.weight_hh.value.rows)),
+               "bias_ih_l0": Tensor(dtype, (width,), _row(layer.bias_ih.value)),
+               "bias_hh_l0": Tensor(dtype, (width,), _row(layer.bias_hh.value))}
+    return module, tensors
+
+
 def _no_tensors(module):
     return lambda layer, dtype: (dict(module), {})
 
@@ -91,6 +128,11 @@ TO_TORCH = {
     "Linear": _no_tensors({"module": "Identity"}),
     "Softmax": _no_tensors({"module": "Softmax", "dim": 1}),
     "LeakyReLU": lambda layer, dtype: ({"module": "LeakyReLU", "negative_slope": layer.alpha}, {}),
+    "Embedding": _embedding,
+    "PositionwiseDense": _positionwise,
+    "RNN": _recurrent,
+    "LSTM": _recurrent,
+    "GRU": _recurrent,
 }
 
 
@@ -124,7 +166,8 @@ def _number(value, where, low=None, high=None, positive=False):
     return value
 
 
-def _linear(spec, take, where):
+def _linear_weights(spec, take, where):
+    """(in_features, out_features, W as an (in, out) Matrix, bias (1, out) or None) of a Linear."""
     weight = take("weight", 2)
     out_features, in_features = weight.shape
     for name, found in (("in_features", in_features), ("out_features", out_features)):
@@ -133,10 +176,58 @@ def _linear(spec, take, where):
                               f"{list(weight.shape)} (out_features, in_features)")
     # without "bias" in the architecture, the file says whether there is one
     bias = take("bias", 1, (out_features,), optional="bias" not in spec) if spec.get("bias", True) else None
-    layer = Dense(in_features, out_features, init="zeros", bias=bias is not None)
-    layer.weight.value = _matrix(untranspose_flat(weight.values, in_features, out_features), where + ".weight")
+    weight = _matrix(untranspose_flat(weight.values, in_features, out_features), where + ".weight")
+    return in_features, out_features, weight, None if bias is None else _matrix([bias.values], where + ".bias")
+
+
+def _linear(spec, take, where, cls=Dense):
+    in_features, out_features, weight, bias = _linear_weights(spec, take, where)
+    layer = cls(in_features, out_features, init="zeros", bias=bias is not None)
+    layer.weight.value = weight
     if bias is not None:
-        layer.bias.value = _matrix([bias.values], where + ".bias")
+        layer.bias.value = bias
+    return layer
+
+
+def _embedding_table(spec, take, where):
+    weight = take("weight", 2)
+    count, dim = weight.shape
+    for name, found in (("num_embeddings", count), ("embedding_dim", dim)):
+        if spec.get(name, found) != found:
+            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but weight has shape "
+                              f"{list(weight.shape)} (num_embeddings, embedding_dim)")
+    layer = Embedding(count, dim, rng=random.Random(0))  # a private generator: the weights replace its draws
+    layer.weight.value = _matrix([weight.values[k * dim:(k + 1) * dim] for k in range(count)], where + ".weight")
+    return layer
+
+
+_CELLS = {"RNN": (RNN, 1), "LSTM": (LSTM, 4), "GRU": (GRU, 3)}
+
+
+def _recurrent_cell(spec, take, where):
+    cls, gates = _CELLS[spec["module"]]
+    weight_ih = take("weight_ih_l0", 2)
+    width, input_size = weight_ih.shape
+    if width % gates:
+        raise LayoutError(f"{where}: weight_ih_l0 has shape {list(weight_ih.shape)}, but {spec['module']} needs "
+                          f"{gates} gate blocks of hidden_size rows")
+    hidden_size = width // gates
+    for name, found in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if spec.get(name, found) != found:
+            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but weight_ih_l0 has shape "
+                              f"{list(weight_ih.shape)} ({gates} * hidden_size, input_size)")
+    options = {"return_sequences": spec.get("return_sequences", True), "rng": random.Random(0)}
+    if spec["module"] == "RNN":
+        options["nonlinearity"] = spec.get("nonlinearity", "tanh")
+    try:
+        layer = cls(input_size, hidden_size, **options)
+    except ValueError as error:
+        raise LayoutError(f"{where}: {error}") from None
+    weight_hh = take("weight_hh_l0", 2, (width, hidden_size))
+    layer.weight_ih.value = _matrix(untranspose_flat(weight_ih.values, input_size, width), where + ".weight_ih_l0")
+    layer.weight_hh.value = _matrix(untranspose_flat(weight_hh.values, hidden_size, width), where + ".weight_hh_l0")
+    layer.bias_ih.value = _matrix([take("bias_ih_l0", 1, (width,)).values], where + ".bias_ih_l0")
+    layer.bias_hh.value = _matrix([take("bias_hh_l0", 1, (width,)).values], where + ".bias_hh_l0")
     return layer
 
 
@@ -176,6 +267,12 @@ FROM_TORCH = {
     "Identity": ((), lambda spec, take, where: Linear()),
     "Softmax": (("dim",), _softmax),
     "LeakyReLU": (("negative_slope",), _leaky_relu),
+    "Embedding": (("num_embeddings", "embedding_dim"), _embedding_table),
+    "PositionwiseLinear": (("in_features", "out_features", "bias"),
+                           lambda spec, take, where: _linear(spec, take, where, PositionwiseDense)),
+    "RNN": (("input_size", "hidden_size", "nonlinearity", "return_sequences"), _recurrent_cell),
+    "LSTM": (("input_size", "hidden_size", "return_sequences"), _recurrent_cell),
+    "GRU": (("input_size", "hidden_size", "return_sequences"), _recurrent_cell),
 }
 
 

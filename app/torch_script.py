@@ -21,7 +21,56 @@ def _module_line(module):
         return f"nn.Softmax(dim={module['dim']})"
     if name == "LeakyReLU":
         return f"nn.LeakyReLU(negative_slope={module['negative_slope']!r})"
+    if name == "Embedding":
+        return f"TokenEmbedding({module['num_embeddings']}, {module['embedding_dim']})"
+    if name == "PositionwiseLinear":
+        bias = "" if module["bias"] else ", bias=False"
+        return f"PositionwiseLinear({module['in_features']}, {module['out_features']}{bias})"
+    if name in ("RNN", "LSTM", "GRU"):
+        options = f", nonlinearity={module['nonlinearity']!r}" if name == "RNN" else ""
+        last = "" if module["return_sequences"] else ", return_sequences=False"
+        return f"{name}Rows({module['input_size']}, {module['hidden_size']}{options}{last})"
     return f"nn.{name}()"
+
+
+# The modules the framework's sequence layers need: each takes and gives one row per sample,
+# as the framework's layers do (torch's own take (n, T, D) tensors, and RNNs give a tuple).
+_WRAPPERS = {
+    "Embedding": '''
+
+class TokenEmbedding(nn.Embedding):
+    """nn.Embedding on rows of token ids (n, T), giving rows of T * D values (n, T * D)."""
+
+    def forward(self, ids):
+        return super().forward(ids.long()).flatten(1)
+''',
+    "PositionwiseLinear": '''
+
+class PositionwiseLinear(nn.Linear):
+    """nn.Linear at every time step: rows of T * in values (n, T * in) -> (n, T * out)."""
+
+    def forward(self, x):
+        return super().forward(x.reshape(x.shape[0], -1, self.in_features)).flatten(1)
+''',
+    "recurrent": '''
+
+def rows_of(cell):
+    """A batch-first nn.RNN, nn.LSTM or nn.GRU on rows of T * D values (n, T * D), giving every
+    hidden state (n, T * H), or with return_sequences=False the last one (n, H)."""
+
+    class Rows(cell):
+        def __init__(self, input_size, hidden_size, return_sequences=True, **options):
+            super().__init__(input_size, hidden_size, batch_first=True, **options)
+            self.return_sequences = return_sequences
+
+        def forward(self, x):
+            output, _ = super().forward(x.reshape(x.shape[0], -1, self.input_size))
+            return output.flatten(1) if self.return_sequences else output[:, -1]
+
+    Rows.__name__ = cell.__name__ + "Rows"
+    return Rows
+''',
+}
 
 
 _HEAD = {  # export.output_steps -> the line predict applies after the network
@@ -33,8 +82,7 @@ _HEAD = {  # export.output_steps -> the line predict applies after the network
 
 _TEMPLATE = '''"""{script}: {model} as a PyTorch nn.Sequential, written by `python main.py export`.
 
-    pip install torch safetensors numpy
-    python {script} rows.csv        # one line per row, as `python main.py predict` prints it
+    pip install torch safetensors{usage}
 
 From Python:
     from {module_name} import load, predict
@@ -42,17 +90,13 @@ From Python:
     predict(model, stats, torch.tensor(rows, dtype=torch.{torch_dtype}))   # rows: raw feature values
 """
 
-import csv
-import json
-import os
-import sys
-
+{imports}
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import nn
 
-WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights!r})
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights!r}){wrappers}
 
 
 def build():
@@ -91,7 +135,9 @@ def predict(model, stats, x):
             x = (x - stats["shift"]) / stats["scale"]  # the normalization fitted on the training rows
         output = model(x){head}
     return output
+{command_line}'''
 
+_COMMAND_LINE = '''
 
 def read_rows(path, feature_names, dtype):
     """The feature columns of a CSV file (found by name, in any order) as a (rows, features) tensor."""
@@ -129,8 +175,21 @@ def torch_script(modules, steps, task, weights_name, model_name, script_name, dt
     what = ("each class's probability, (batch, classes)" if task == "classification" else
             "the predicted values, (batch, targets)" if task == "regression" else "the network's output")
     module_name = script_name[:-3] if script_name.endswith(".py") else script_name
+    names = {module["module"] for module in modules}
+    pieces = [_WRAPPERS[name] for name in ("Embedding", "PositionwiseLinear") if name in names]
+    cells = [name for name in ("RNN", "LSTM", "GRU") if name in names]
+    if cells:
+        pieces += [_WRAPPERS["recurrent"], "".join(f"{name}Rows = rows_of(nn.{name})\n" for name in cells)]
+    wrappers = "".join("\n\n\n" + piece.strip("\n") for piece in pieces)  # two blank lines between definitions
+    # a model trained by `python main.py` knows its feature columns, so the script can read a CSV file
+    command_line = "" if task is None else _COMMAND_LINE.format(
+        script=script_name, print_row=_PRINT_CLASS if task == "classification" else _PRINT_VALUES)
+    usage = "" if task is None else (f"\n    python {script_name} rows.csv        "
+                                     "# one line per row, as `python main.py predict` prints it")
     return _TEMPLATE.format(script=script_name, model=model_name, module_name=module_name, weights=weights_name,
                             torch_dtype="float64" if dtype == "F64" else "float32", modules="\n".join(lines),
-                            json_keys=JSON_KEYS, what=what, head=head,
-                            print_row=_PRINT_CLASS if task == "classification" else _PRINT_VALUES)
+                            json_keys=JSON_KEYS, what=what, head=head, wrappers=wrappers,
+                            command_line=command_line, usage=usage,
+                            imports="import json\nimport os\n" if task is None else
+                            "import csv\nimport json\nimport os\nimport sys\n")
 

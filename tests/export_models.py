@@ -15,6 +15,8 @@ from datasets import Normalizer, load_csv  # noqa: E402
 from layers import BatchNorm, Dense, Dropout  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import Network  # noqa: E402
+from recurrent import GRU, LSTM, RNN  # noqa: E402
+from sequence import Embedding, PositionwiseDense  # noqa: E402
 
 
 def _random(rng, n_rows, n_cols, scale=0.7):
@@ -78,15 +80,39 @@ def network(kind, seed=0):
         digits, rows = data_rows("digits")
         layers = [_dense(rng, 64, 32), ReLU(), _dense(rng, 32, 10), Softmax()]
         return Network(layers, _metadata(digits, "classification", [str(d) for d in range(10)], "minmax")), rows
+    if kind in SEQUENCE_KINDS:  # models built in Python (as the names demo builds them): no pipeline metadata
+        return Network(_sequence_layers(kind, rng)), _sequence_rows(kind, rng)
     raise ValueError(kind)
 
 
+def _sequence_layers(kind, rng):
+    if kind == "names_mlp":  # three tokens of context -> the next token's logits
+        return [Embedding(27, 5, rng=rng), _dense(rng, 15, 16), Tanh(), _dense(rng, 16, 27)]
+    if kind == "lstm":  # every step's next-token logits
+        return [Embedding(27, 6, rng=rng), LSTM(6, 8, rng=rng), PositionwiseDense(8, 27, rng=rng)]
+    if kind == "gru":  # the last step's class probabilities
+        return [Embedding(27, 6, rng=rng), GRU(6, 8, return_sequences=False, rng=rng), _dense(rng, 8, 4), Softmax()]
+    if kind == "rnn":  # a sequence of 5 steps of 3 numbers, relu cell
+        return [RNN(3, 7, nonlinearity="relu", rng=rng), PositionwiseDense(7, 2, rng=rng)]
+    raise ValueError(kind)
+
+
+def _sequence_rows(kind, rng):
+    if kind == "rnn":
+        return Matrix([[rng.gauss(0, 1) for _ in range(15)] for _ in range(100)])
+    steps = 3 if kind == "names_mlp" else 5
+    return Matrix([[float(rng.randrange(27)) for _ in range(steps)] for _ in range(100)])
+
+
 KINDS = ("every_layer", "logits", "binary", "regression", "digits")
+SEQUENCE_KINDS = ("names_mlp", "lstm", "gru", "rnn")
 
 
 def predictions(net, raw_rows):
     """What `python main.py predict` computes for raw rows: class probabilities, or values in
-    the target's units, as lists of rows."""
+    the target's units, as lists of rows (a model without that metadata: its outputs)."""
+    if "task" not in net.metadata:
+        return [list(row) for row in net.predict(raw_rows).rows]
     X = Normalizer.from_dict(net.metadata["normalization"]).transform(raw_rows)
     if net.metadata["task"] == "classification":
         return pipeline.class_probabilities(net, X)

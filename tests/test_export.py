@@ -23,9 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_models  # noqa: E402
 import main  # noqa: E402
 from app import export, safetensors_io  # noqa: E402
-from app.export import ExportError  # noqa: E402
 from app.safetensors_io import Tensor  # noqa: E402
-from app.torch_layout import LayoutError, from_torch, to_torch  # noqa: E402
+from app.torch_layout import LayoutError, to_torch  # noqa: E402
 from layers import Layer  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import Network  # noqa: E402
@@ -101,6 +100,26 @@ class TorchLayoutTest(unittest.TestCase):
                 self.assertEqual(weight.values[o * 5 + i], dense.weight.value.rows[i][o])
         self.assertEqual(state["2.bias"], Tensor("F64", (3,), dense.bias.value.rows[0]))
 
+    def test_recurrent_weights_are_pytorchs_weight_ih_l0_and_friends(self):
+        net, _ = export_models.network("lstm")  # Embedding(27, 6) -> LSTM(6, 8) -> PositionwiseDense(8, 27)
+        modules, state = to_torch(net, "F64")
+        self.assertEqual(list(state), ["0.weight", "1.weight_ih_l0", "1.weight_hh_l0", "1.bias_ih_l0", "1.bias_hh_l0",
+                                       "2.weight", "2.bias"])
+        self.assertEqual(modules[1], {"module": "LSTM", "input_size": 6, "hidden_size": 8, "return_sequences": True})
+        lstm = net.layers[1]
+        self.assertEqual(state["1.weight_ih_l0"].shape, (32, 6))  # (4 * H, D), gates i, f, g, o
+        self.assertEqual(state["1.weight_hh_l0"].shape, (32, 8))
+        for r in range(32):
+            for d in range(6):
+                self.assertEqual(state["1.weight_ih_l0"].values[r * 6 + d], lstm.weight_ih.value.rows[d][r])
+            self.assertEqual(state["1.weight_hh_l0"].values[r * 8 + 3], lstm.weight_hh.value.rows[3][r])
+        self.assertEqual(state["1.bias_hh_l0"].values, lstm.bias_hh.value.rows[0])
+        self.assertEqual(state["0.weight"].shape, (27, 6))  # the embedding table as it is
+        self.assertEqual(state["0.weight"].values[6 * 5 + 2], net.layers[0].weight.value.rows[5][2])
+        self.assertEqual(state["2.weight"].shape, (27, 8))
+        self.assertEqual(to_torch(export_models.network("gru")[0])[0][1]["return_sequences"], False)
+        self.assertEqual(to_torch(export_models.network("rnn")[0])[0][0]["nonlinearity"], "relu")
+
     def test_batch_norm_tensors_are_its_parameters_and_running_statistics(self):
         net, _ = export_models.network("every_layer")
         _, state = to_torch(net, "F64")
@@ -132,7 +151,7 @@ class TorchLayoutTest(unittest.TestCase):
 
 class RoundTripTest(TemporaryFolderTest):
     def test_float64_export_then_import_is_bit_identical(self):
-        for kind in export_models.KINDS:
+        for kind in export_models.KINDS + export_models.SEQUENCE_KINDS:
             with self.subTest(kind=kind):
                 net, rows = export_models.network(kind)
                 path = self.path(kind + ".safetensors")
@@ -145,6 +164,13 @@ class RoundTripTest(TemporaryFolderTest):
                                   else layer.get_config() for layer in net.layers])
                 self.assertEqual(back.metadata, net.metadata)
                 self.assertEqual(export_models.predictions(back, rows), export_models.predictions(net, rows))
+
+    def test_a_demos_own_metadata_comes_back_as_it_was(self):
+        net, _ = export_models.network("names_mlp")
+        net.metadata = {"demo": "names", "context": 3, "vocabulary": ".abc"}
+        path = self.path("names.safetensors")
+        export.write_files(export.export_files(net, "safetensors", path))
+        self.assertEqual(export.import_network(path).metadata, net.metadata)
 
     def test_float32_import_gives_the_float32_weights(self):
         net, _ = export_models.network("every_layer")
@@ -366,7 +392,7 @@ class PyTorchTest(TemporaryFolderTest):
     TOLERANCE = {"float32": 1e-6, "float64": 1e-12}
 
     def test_model_torch_predicts_what_predict_does(self):
-        for kind in export_models.KINDS:
+        for kind in export_models.KINDS + export_models.SEQUENCE_KINDS:
             net, rows = export_models.network(kind)
             expected = export_models.predictions(net, rows)
             for dtype in ("float32", "float64"):
@@ -378,7 +404,9 @@ class PyTorchTest(TemporaryFolderTest):
                     torch_dtype = torch.float32 if dtype == "float32" else torch.float64
                     self.assertEqual(next(model.parameters()).dtype, torch_dtype)
                     got = script.predict(model, stats, torch.tensor(rows.rows, dtype=torch_dtype)).tolist()
-                    difference = export_models.max_difference(got, expected, relative=kind == "regression")
+                    # regression values (hundreds) and sequence logits: relative to the largest value
+                    relative = kind == "regression" or kind in export_models.SEQUENCE_KINDS
+                    difference = export_models.max_difference(got, expected, relative=relative)
                     self.assertLess(difference, self.TOLERANCE[dtype])
 
     def test_the_script_prints_the_classes_predict_prints(self):

@@ -183,6 +183,11 @@ class OnnxGraphTest(unittest.TestCase):
         nodes = read_model(export.export_files(net, "onnx", "m.onnx")["m.onnx"])[1]
         self.assertEqual([n[0] for n in nodes][-2:], ["Mul", "Add"])
 
+    def test_a_recurrent_layer_has_no_onnx_form_yet(self):
+        net, _ = export_models.network("lstm")
+        with self.assertRaisesRegex(ExportError, r"layer 0 \(Embedding\(27, 6\), torch Embedding\) has no ONNX form"):
+            export.export_files(net, "onnx", "m.onnx", model_name="m.json")
+
     def test_a_layer_with_no_onnx_form_is_one_line_and_nothing_is_written(self):
         class Mystery(Layer):
             def forward(self, x, training=False):
