@@ -35,6 +35,7 @@ from app import pipeline  # noqa: E402
 from app.config import load_config, validate_config  # noqa: E402
 from datasets import Normalizer, load_csv  # noqa: E402
 from network import Network  # noqa: E402
+from utils import write_atomic  # noqa: E402
 
 try:
     import torch
@@ -137,10 +138,10 @@ def check_import(folder):
     weights = os.path.join(folder, "trained_in_torch.safetensors")
     save_file(model.state_dict(), weights)
     arch = os.path.join(folder, "trained_in_torch_arch.json")
-    with open(arch, "w", encoding="utf-8") as f:
-        json.dump({"modules": ["Linear", "ReLU", "Linear"], "task": "classification",
-                   "class_names": dataset.class_names, "feature_names": dataset.feature_names, "target": "species",
-                   "normalization": {"method": "zscore", "shift": mean.tolist(), "scale": std.tolist()}}, f)
+    write_atomic(arch, json.dumps({"modules": ["Linear", "ReLU", "Linear"], "task": "classification",
+                                   "class_names": dataset.class_names, "feature_names": dataset.feature_names,
+                                   "target": "species", "normalization": {"method": "zscore", "shift": mean.tolist(),
+                                                                          "scale": std.tolist()}}))
     model_path = os.path.join(folder, "trained_in_torch.json")
     quiet_main("import", "--weights", weights, "--arch", arch, "--output", model_path)
     network = Network.load(model_path)
