@@ -1,6 +1,7 @@
 """Neural-network pieces built on autograd: selections, losses, and layers written as a forward alone.
 
-    take, pick, columns, concat        the row and column selections the losses and layers need
+    take, pick, columns, gather_columns, reshape, concat
+                                       the row and column selections the losses and layers need
     mse, cross_entropy, binary_cross_entropy
                                        the losses of losses.py, composed from Tensor operations
     AutogradLayer                      a Layer whose backward the graph derives from its forward
@@ -68,6 +69,49 @@ def columns(tensor, start, stop):
         return (Matrix.from_rows([left + grad_row + right for grad_row in grad.rows], c),)
     return Tensor.from_op(data, (tensor,), backward, f"columns[{start}:{stop}]",
                           "dA = dY in the selected columns, 0 elsewhere")
+
+
+def gather_columns(tensor, indices):
+    """out[:, k] = tensor[:, indices[k]], or 0 where indices[k] is None (zero padding): any
+    selection or rearrangement of each row's entries, such as the patches of a convolution.
+    dA: each column of dY is added back to the column it came from (a column used twice,
+    as overlapping windows use a pixel, gets both); padding sends nothing back."""
+    n, c = tensor.shape
+    indices = list(indices)
+    if not indices or not all(j is None or (_is_index(j) and 0 <= j < c) for j in indices):
+        raise ValueError(f"gather_columns() needs column indices in [0, {c}) or None, got {indices!r:.80}")
+    data = Matrix.from_rows([[0.0 if j is None else row[j] for j in indices] for row in tensor.data.rows],
+                            len(indices))
+    used = [(k, j) for k, j in enumerate(indices) if j is not None]
+
+    def backward(grad):
+        rows = []
+        for grad_row in grad.rows:
+            row = [0.0] * c
+            for k, j in used:
+                row[j] += grad_row[k]
+            rows.append(row)
+        return (Matrix.from_rows(rows, c),)
+    return Tensor.from_op(data, (tensor,), backward, "gather_columns",
+                          "dA[:, index k] += dY[:, k] for every k (padding: nothing)")
+
+
+def reshape(tensor, n_rows, n_cols):
+    """The same entries in row-major order, as an (n_rows, n_cols) matrix (a row of T * D values
+    becomes T rows of D). dA is dY reshaped back."""
+    n, c = tensor.shape
+    if not (_is_index(n_rows) and _is_index(n_cols) and n_rows >= 1 and n_cols >= 1 and n_rows * n_cols == n * c):
+        raise ValueError(f"reshape({n_rows!r}, {n_cols!r}) of a tensor of shape {tensor.shape}: "
+                         f"need n_rows * n_cols == {n * c}")
+
+    def regroup(rows, width):
+        flat = list(chain.from_iterable(rows))
+        return Matrix.from_rows([flat[start:start + width] for start in range(0, len(flat), width)], width)
+
+    def backward(grad):
+        return (regroup(grad.rows, c),)
+    return Tensor.from_op(regroup(tensor.data.rows, n_cols), (tensor,), backward, f"reshape({n_rows}, {n_cols})",
+                          "dA = dY reshaped back")
 
 
 def concat(tensors, axis=1):

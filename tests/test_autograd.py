@@ -16,7 +16,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from autograd import Tensor, no_grad  # noqa: E402
-from autograd_nn import binary_cross_entropy, columns, concat, cross_entropy, mse, pick, take  # noqa: E402
+from autograd_nn import (binary_cross_entropy, columns, concat, cross_entropy, gather_columns, mse,  # noqa: E402
+                         pick, reshape, take)
 from matrix import Matrix  # noqa: E402
 from optimizers import SGD, Adam  # noqa: E402
 from tests.gradcheck import (assert_close, numerical_gradient, random_matrix, trial_shapes,  # noqa: E402
@@ -140,6 +141,10 @@ class GradientCheckTest(unittest.TestCase):
             check_operation(self, lambda a, b: concat([a, b, a], axis=1), [x, y], self.rng, "concat axis 1")
             z = random_matrix(self.rng, 3, c)
             check_operation(self, lambda a, b: concat([b, a], axis=0), [x, z], self.rng, "concat axis 0")
+            gathered = [self.rng.choice([None] + list(range(c))) for _ in range(2 * c + 1)]  # repeats, padding
+            check_operation(self, lambda a: gather_columns(a, gathered), [x], self.rng, f"gather {gathered}")
+            check_operation(self, lambda a: reshape(a, c, n), [x], self.rng, f"reshape {(c, n)}")
+            check_operation(self, lambda a: reshape(a, 1, n * c), [x], self.rng, "reshape to one row")
 
     def test_losses(self):
         for n, c in self.shapes(10):
