@@ -103,6 +103,26 @@ class DemoRunTest(unittest.TestCase):
         self.assertEqual(model.metadata["image_shape"], [1, 28, 28])
 
 
+class CnnRunTest(unittest.TestCase):
+    def test_the_cnn_trains_saves_and_reloads_with_its_image_shapes(self):
+        with tempfile.TemporaryDirectory() as folder:
+            model = os.path.join(folder, "cnn.json")
+            status, out, err = run_demo(["--quick", "--model", "cnn", "--train-size", "40", "--test-size", "20",
+                                         "--save", model])
+            self.assertEqual(status, 0, err)
+            self.assertIn("(None, 16, 7, 7)", out)  # after the second pooling
+            self.assertIn("training: 1 epochs of 2 batches of 32", out)
+            test = load_images(slice_path("test", "images"), slice_path("test", "labels")).subset(range(20))
+            predicted = Network.load(model).predict_classes(test)
+            correct = sum(p == a for p, a in zip(predicted, test.labels))
+            self.assertIn(f"test accuracy: {correct / 20:.4f}", out)
+
+    def test_hidden_sizes_are_for_the_mlp_only(self):
+        status, out, err = run_demo(["--quick", "--model", "cnn", "--hidden", "8"])
+        self.assertEqual(status, 2)
+        self.assertIn("--hidden sets the MLP's hidden layers", err)
+
+
 class ResumeTest(unittest.TestCase):
     def test_resuming_after_epoch_1_gives_the_uninterrupted_run_bit_for_bit(self):
         with tempfile.TemporaryDirectory() as folder:
