@@ -149,6 +149,23 @@ class ResumeTest(unittest.TestCase):
             self.assertEqual(Network.load(part).get_weights(), Network.load(whole).get_weights())
 
 
+class EvaluateTest(unittest.TestCase):
+    def test_evaluate_scores_a_model_or_a_checkpoint_as_training_did(self):
+        with tempfile.TemporaryDirectory() as folder:
+            model = os.path.join(folder, "m.json")
+            status, trained, err = run_demo(TINY + ["--save", model])
+            self.assertEqual(status, 0, err)
+            accuracy = [line for line in trained.splitlines() if line.startswith("test accuracy")]
+            for path in (model, model + ".checkpoint"):  # the checkpoint after the last epoch: the same weights
+                status, out, err = run_demo(["--quick", "--test-size", "100", "--evaluate", path])
+                self.assertEqual(status, 0, err)
+                self.assertEqual([line for line in out.splitlines() if line.startswith("test accuracy")], accuracy)
+            self.assertIn("checkpoint after epoch 2", out)
+            status, out, err = run_demo(["--quick", "--evaluate", os.path.join(folder, "none.json")])
+            self.assertEqual((status, err.count("\n")), (2, 1))
+            self.assertIn("not found", err)
+
+
 class DemoErrorTest(unittest.TestCase):
     def setUp(self):
         self.folder = tempfile.TemporaryDirectory()
