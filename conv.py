@@ -148,6 +148,7 @@ class Conv2D(Layer):
         geometry = self._checked_geometry(x)
         # each image's columns (P.T, image by image) are kept for dW; the patches P only for this product
         self.columns = [image_columns(image, geometry) for image in x.rows]
+        # the patches' rows are tuples (zip's), which the product reads as lists; they never leave the layer
         patches = Matrix.from_rows(patches_of(self.columns), geometry.patch_size)
         products = patches @ self.weight.value
         bias = self.bias.value.rows[0] if self.bias is not None else None
