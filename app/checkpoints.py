@@ -129,8 +129,9 @@ def check_checkpoint_fields(data, source):
     optimizer = data["optimizer"]
     if not isinstance(optimizer.get("name"), str):
         bad("optimizer.name", "the optimizer's name")
-    if not _is_number(optimizer.get("lr")) or optimizer["lr"] <= 0:
-        bad("optimizer.lr", "a number > 0")
+    # 0 is a rate a schedule reaches (cosine annealing to eta_min 0); only a negative one is damage
+    if not _is_number(optimizer.get("lr")) or optimizer["lr"] < 0:
+        bad("optimizer.lr", "a number >= 0")
     if not _is_count(optimizer.get("t")):
         bad("optimizer.t", "an integer >= 0")
     if not isinstance(optimizer.get("state"), list) or not all(isinstance(s, dict) for s in optimizer["state"]):

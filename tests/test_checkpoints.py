@@ -154,6 +154,20 @@ class ResumeTest(unittest.TestCase):
             other.fit(resume=self.path)
         self.assertEqual(other.network.get_weights(), before)
 
+    def test_a_rate_a_schedule_annealed_to_zero_resumes_and_a_negative_one_is_refused(self):
+        Run().fit(epochs=1, checkpoint=Checkpoint(self.path, every=1))
+        with open(self.path, encoding="utf-8") as f:
+            data = json.load(f)
+        for lr, works in ((0.0, True), (-0.1, False)):
+            data["optimizer"]["lr"] = lr
+            with open(self.path, "w", encoding="utf-8") as f:
+                json.dump(data, f)
+            if works:
+                self.assertEqual(load_checkpoint(self.path)["optimizer"]["lr"], 0.0)
+            else:
+                with self.assertRaisesRegex(CheckpointError, "optimizer.lr' must be a number >= 0"):
+                    load_checkpoint(self.path)
+
     def test_a_model_file_is_not_a_checkpoint(self):
         model_path = os.path.join(self.folder.name, "model.json")
         Run().network.save(model_path)
