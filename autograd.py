@@ -104,10 +104,6 @@ def _reduce_to(grad, shape):
     return grad.sum(axis=0)
 
 
-def _negate(grad):
-    return Matrix.from_rows([[-g for g in row] for row in grad.rows], grad.shape[1])
-
-
 def _checked_map(fn, matrix, what):
     """matrix.map(fn), with math's bare 'math domain error' turned into a message naming the operation."""
     try:
@@ -269,7 +265,7 @@ class Tensor:
         def rule(a, b, y):
             def backward(grad):
                 return (_reduce_to(grad, a.shape) if a.requires_grad else None,
-                        _reduce_to(_negate(grad), b.shape) if b.requires_grad else None)
+                        _reduce_to(-grad, b.shape) if b.requires_grad else None)
             return backward
         return self._binary(other, _sub, "-", rule, "dA = dY,  dB = -dY", reflected)
 
@@ -288,7 +284,7 @@ class Tensor:
             def backward(grad):
                 over_b = _broadcast(_div, grad, b.data, "/")
                 return (_reduce_to(over_b, a.shape) if a.requires_grad else None,
-                        _reduce_to(_negate(_broadcast(_mul, over_b, y, "*")), b.shape) if b.requires_grad else None)
+                        _reduce_to(-_broadcast(_mul, over_b, y, "*"), b.shape) if b.requires_grad else None)
             return backward
         return self._binary(other, _div, "/", rule, "dA = dY / B,  dB = -(dY / B) * Y", reflected)
 
@@ -338,8 +334,8 @@ class Tensor:
     def __neg__(self):
         """Y = -A.      dA = -dY"""
         def backward(grad):
-            return (_negate(grad),)
-        return Tensor.from_op(_negate(self.data), (self,), backward, "neg", "dA = -dY")
+            return (-grad,)
+        return Tensor.from_op(-self.data, (self,), backward, "neg", "dA = -dY")
 
     def __pow__(self, exponent):
         """Y = A ** p for a number p.      dA = dY * p * A^(p-1)"""
