@@ -5,6 +5,7 @@
     python main.py --diagnose               ... and report per layer how the gradients flow
     python main.py --resume checkpoint.json continue a run from its checkpoint
     python main.py explain                  one training step of a tiny network, number by number
+    python main.py explain --autograd       the same step as a computation graph, node by node
     python main.py predict --model model.json --input rows.csv    a saved model's answer for each row
     python main.py evaluate --model model.json --input rows.csv   its scores on labelled rows
     python main.py export --model model.json --format onnx        to safetensors, PyTorch or ONNX
@@ -77,7 +78,7 @@ COMMAND_SUMMARIES = {
     "train": "train the network a config describes, report its test scores, save it (the default)",
     "predict": "a saved model's answer for every row of a CSV file",
     "evaluate": "a saved model's scores on labelled rows of a CSV file",
-    "explain": "one training step of a tiny network, every number printed",
+    "explain": "one training step of a tiny network, every number printed (--autograd: as a graph)",
 }
 
 
