@@ -1,5 +1,5 @@
-"""Conv2D, LSTM and MultiHeadSelfAttention rebuilt from Tensor operations: the same outputs and
-gradients as the hand-derived layers, to 1e-12.
+"""Conv2D, LSTM, MultiHeadSelfAttention and SequenceCrossEntropy rebuilt from Tensor operations:
+the same outputs and gradients as the hand-derived layers, to 1e-12.
 
 Each rebuild follows the layer's documented maths in the most literal way the graph allows
 (no im2col.py, no fused gates, one sample and one head at a time), so that it is a second,
@@ -16,8 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from attention import MultiHeadSelfAttention  # noqa: E402
 from autograd import Tensor  # noqa: E402
-from autograd_nn import columns, concat, gather_columns, reshape, take  # noqa: E402
+from autograd_nn import columns, concat, cross_entropy, gather_columns, reshape, take  # noqa: E402
 from conv import Conv2D  # noqa: E402
+from losses import SequenceCrossEntropy  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from recurrent import LSTM  # noqa: E402
 from tests.gradcheck import random_matrix, upstream_gradient  # noqa: E402
@@ -151,6 +152,22 @@ class RebuiltLayersTest(unittest.TestCase):
             x = random_matrix(self.rng, n, steps * embed_dim)
             compare(self, layer, attention_graph(embed_dim, num_heads, causal), x, self.rng,
                     f"MultiHeadSelfAttention T={steps} D={embed_dim} H={num_heads} causal={causal}")
+
+    def test_sequence_cross_entropy_with_ignored_positions(self):
+        for n, steps, classes in ((1, 3, 4), (3, 4, 2), (2, 5, 3)):
+            logits = random_matrix(self.rng, n, steps * classes, -3.0, 3.0)
+            targets = [[self.rng.choice([-1] + list(range(classes))) for _ in range(steps)] for _ in range(n)]
+            targets[0][0] = 0  # at least one position is scored
+            loss = SequenceCrossEntropy(ignore_index=-1)
+            value = loss.forward(logits, targets)
+            reference = loss.backward()
+            z = Tensor(logits, requires_grad=True)
+            kept = [(i * steps + t, y) for i, row in enumerate(targets) for t, y in enumerate(row) if y != -1]
+            positions = take(reshape(z, n * steps, classes), [row for row, _ in kept])  # one row per position
+            graph_loss = cross_entropy(positions, [y for _, y in kept])
+            graph_loss.backward()
+            self.assertAlmostEqual(graph_loss.item(), value, delta=1e-12)
+            assert_same(self, z.grad, reference, f"SequenceCrossEntropy {(n, steps, classes)} dZ")
 
 
 if __name__ == "__main__":
