@@ -196,14 +196,18 @@ def _convolution_section(test):
     kh, kw = conv.kernel_size
     weight = conv.weight.value.rows  # row c*kH*kW + i*kW + j, column o
     filters = [[[weight[i * kw + j][o] for j in range(kw)] for i in range(kh)] for o in range(conv.out_channels)]
-    body = _figure(images_svg(filters, ["filter {}".format(o) for o in range(len(filters))], pixel=10,
+    body = _figure(images_svg(filters, ["filter {}".format(o) for o in range(len(filters))], pixel=14,
                               signed=True), "The first convolution's filters, input channel 0 (grey is 0, "
                                             "dark is positive, light negative).")
     output = network.forward(test["X"].take([0]), layers=network.layers[:first + 2])
     shape = network.shapes[first + 1] if first + 1 < len(network.layers) else network.shapes[first]
     maps = _images_of(output, shape)[0]
-    body += _figure(images_svg(maps, ["map {}".format(o) for o in range(len(maps))]),
-                    "The feature maps of the first test image after that convolution and its activation.")
+    image = _images_of(test["X"].take([0]), test["image_shape"])[0][0]
+    if len(image) == len(maps[0]) and len(image[0]) == len(maps[0][0]):  # same size: one grid, the input first
+        svg = images_svg([image] + maps, ["the image"] + ["map {}".format(o) for o in range(len(maps))], columns=9)
+    else:
+        svg = images_svg([image], ["the image"]) + images_svg(maps, ["map {}".format(o) for o in range(len(maps))])
+    body += _figure(svg, "The first test image, then its feature maps after that convolution and its activation.")
     return _section("What the convolution learned", body)
 
 
