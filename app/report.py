@@ -44,8 +44,11 @@ def _sample(rows, limit=MAX_VALUES):
     return values[::step]
 
 
-def _weight(layer):
-    return next((p for p in layer.parameters() if p.name == "weight"), None)
+def _weights(layer):
+    """The layer's weight matrices: Dense's and Conv2D's `weight`, a recurrent layer's
+    `weight_ih` and `weight_hh`, attention's projections; not biases, nor the (1, features)
+    `weight` of a normalization layer (its per-feature scale)."""
+    return [p for p in layer.parameters() if "weight" in p.name and not (p.name == "weight" and p.value.shape[0] == 1)]
 
 
 class ReportCollector(Callback):
@@ -59,9 +62,10 @@ class ReportCollector(Callback):
 
     def on_train_begin(self, run):
         self.history, self.network = run.history, run.network
-        self.watch = [(index, layer, _weight(layer)) for index, layer in enumerate(run.layers)
-                      if _weight(layer) is not None]
-        self.layers = ["{} {!r}".format(index + 1, layer) for index, layer, _ in self.watch]
+        self.watch = [(index, layer, weight) for index, layer in enumerate(run.layers) for weight in _weights(layer)]
+        many = {index for index, layer, _ in self.watch if len(_weights(layer)) > 1}
+        self.layers = ["{} {!r}{}".format(index + 1, layer, " " + weight.name if index in many else "")
+                       for index, layer, weight in self.watch]
         self.chosen = set(snapshot_epochs(run.epochs))
         self.started = datetime.datetime.now()
 

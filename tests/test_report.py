@@ -210,6 +210,22 @@ class ReportPiecesTest(unittest.TestCase):
         self.assertIn("map 2", page)
 
 
+class RecurrentReportTest(unittest.TestCase):
+    def test_a_recurrent_model_shows_both_of_its_weight_matrices(self):
+        from recurrent import GRU
+        sequences = [[((i * 5 + t * 3) % 7 - 3) / 3 for t in range(4)] for i in range(16)]
+        X = Matrix(sequences)
+        Y = Matrix([[1.0, 0.0] if s[0] > 0 else [0.0, 1.0] for s in sequences])
+        network = Network([GRU(1, 4, return_sequences=False), Dense(4, 2)])
+        collector = ReportCollector()
+        history = network.fit(X, Y, CrossEntropy(), Adam(network.parameters(), lr=0.01), epochs=2, batch_size=8,
+                              callbacks=[collector])
+        gru = repr(network.layers[0])
+        self.assertEqual(collector.layers, [f"1 {gru} weight_ih", f"1 {gru} weight_hh", "2 Dense(4 -> 2)"])
+        page = report_html(collector, history, {}, [], network.summary(), {}, "gru")
+        self.assertEqual(kinds(check_page(self, page)), ["chart"] + ["histograms"] * 6 + ["heatmap"])
+
+
 def png_is_not_blank(path):
     """True when the PNG's pixels are not all one colour (decoded with zlib, no imaging library)."""
     with open(path, "rb") as f:
