@@ -10,7 +10,11 @@ predicted values in the target's own units (batch, targets). Node by node:
              BatchNorm1d  BatchNormalization(x, weight, bias, running_mean, running_var, epsilon)
                           (float64: (x - running_mean) * inv_std * weight + bias, see _batch_norm)
              ReLU, Sigmoid, Tanh, LeakyRelu(alpha) (float64: Max(x, alpha * x)), Softmax(axis=1);
-             Identity and Dropout: Identity
+             Identity, Dropout and Flatten: Identity
+             Conv2d/1d, MaxPool, AvgPool, BatchNorm2d: Reshape(x, [0, C, H, W]) (0 keeps the batch),
+                          the op (Conv, MaxPool, AveragePool, BatchNormalization), Reshape(y, [0, -1])
+             GlobalAvgPool  Reshape(x, [0, C, -1]) then ReduceMean over axis 2
+             (Embedding, PositionwiseDense, RNN, LSTM and GRU have no ONNX form here yet)
           -> the prediction head (export.output_steps): Softmax or Sigmoid for a model that outputs
              scores, [1 - p, p] for a single sigmoid unit, y * scale + shift for a normalized target
           -> output
@@ -51,6 +55,71 @@ def _leaky_relu(index, module, x, out, constant):
     return [("Mul", [x, constant(f"{index}.alpha", [alpha])], scaled, {}), ("Max", [x, scaled], out, {})]
 
 
+def _image(module, x, index, constant):
+    """The nodes that give a row back its (C, H, W) or (C, L) shape: Reshape(x, [0, C, H, W]),
+    where 0 keeps the batch size; with the name of the result."""
+    shape = constant(f"{index}.input_shape", [0] + list(module["input_shape"]), dtype="I64")
+    return [("Reshape", [x, shape], f"{index}.image", {})], f"{index}.image"
+
+
+def _flat(index, y, out, constant):
+    """Reshape(y, [0, -1]): the result as one row per sample again."""
+    return [("Reshape", [y, constant("flat_shape", [0, -1], dtype="I64")], out, {})]
+
+
+def _pairs(module, one_d):
+    def listed(value):
+        return [value] if one_d else list(value)
+    return listed(module["kernel_size"]), listed(module["stride"])
+
+
+def _conv(index, module, x, out, constant):
+    nodes, image = _image(module, x, index, constant)
+    one_d = module["module"] == "Conv1d"
+    kernel, stride = _pairs(module, one_d)
+    padding = [module["padding"]] if one_d else list(module["padding"])
+    inputs = [image, f"{index}.weight"] + ([f"{index}.bias"] if module["bias"] else [])
+    nodes.append(("Conv", inputs, f"{index}.conv", {"kernel_shape": kernel, "strides": stride,
+                                                    "pads": padding + padding}))  # begins, then ends
+    return nodes + _flat(index, f"{index}.conv", out, constant)
+
+
+def _pool(index, module, x, out, constant):
+    nodes, image = _image(module, x, index, constant)
+    kernel, stride = _pairs(module, module["module"].endswith("1d"))
+    op_type = "MaxPool" if module["module"].startswith("Max") else "AveragePool"
+    nodes.append((op_type, [image], f"{index}.pooled", {"kernel_shape": kernel, "strides": stride}))
+    return nodes + _flat(index, f"{index}.pooled", out, constant)
+
+
+def _global_pool(index, module, x, out, constant):
+    channels = constant(f"{index}.channels", [0, module["input_shape"][0], -1], dtype="I64")
+    return [("Reshape", [x, channels], f"{index}.channels_out", {}),
+            ("ReduceMean", [f"{index}.channels_out"], out, {"axes": [2], "keepdims": 0})]
+
+
+def _batch_norm_2d(index, module, x, out, constant):
+    if constant.dtype == "F32":
+        nodes, image = _image(module, x, index, constant)
+        names = [f"{index}.{name}" for name in ("weight", "bias", "running_mean", "running_var")]
+        nodes.append(("BatchNormalization", [image] + names, f"{index}.normalized", {"epsilon": float(module["eps"])}))
+        return nodes + _flat(index, f"{index}.normalized", out, constant)
+    # float64, as _batch_norm: per-channel vectors of shape (C, 1) broadcast over (n, C, H*W)
+    channels = module["input_shape"][0]
+    grouped = constant(f"{index}.channels", [0, channels, -1], dtype="I64")
+    variance = constant.state[f"{index}.running_var"].values
+    vectors = {"inv_std": [1.0 / math.sqrt(v + module["eps"]) for v in variance]}
+    for name in ("running_mean", "weight", "bias"):
+        vectors[name] = constant.state[f"{index}.{name}"].values
+    column = {name: constant(f"{index}.{name}_column", values, shape=(channels, 1)) for name, values in vectors.items()}
+    return [("Reshape", [x, grouped], f"{index}.grouped", {}),
+            ("Sub", [f"{index}.grouped", column["running_mean"]], f"{index}.centered", {}),
+            ("Mul", [f"{index}.centered", column["inv_std"]], f"{index}.x_hat", {}),
+            ("Mul", [f"{index}.x_hat", column["weight"]], f"{index}.scaled", {}),
+            ("Add", [f"{index}.scaled", column["bias"]], f"{index}.shifted", {})] + _flat(
+                index, f"{index}.shifted", out, constant)
+
+
 def _plain(op_type, attributes=None):
     return lambda index, module, x, out, constant: [(op_type, [x], out, dict(attributes or {}))]
 
@@ -65,6 +134,15 @@ ONNX_FORMS = {
     "Dropout": _plain("Identity"),  # inference: dropout does nothing
     "Softmax": _plain("Softmax", {"axis": 1}),
     "LeakyReLU": _leaky_relu,
+    "Conv2d": _conv,
+    "Conv1d": _conv,
+    "MaxPool2d": _pool,
+    "AvgPool2d": _pool,
+    "MaxPool1d": _pool,
+    "AvgPool1d": _pool,
+    "GlobalAvgPool": _global_pool,
+    "BatchNorm2d": _batch_norm_2d,
+    "Flatten": _plain("Identity"),  # a sample is one row already
 }
 
 
@@ -74,8 +152,8 @@ class _Constants:
     def __init__(self, state, dtype):
         self.state, self.dtype, self.tensors = state, dtype, dict(state)
 
-    def __call__(self, name, values):
-        self.tensors[name] = Tensor(self.dtype, (len(values),), list(values))
+    def __call__(self, name, values, dtype=None, shape=None):
+        self.tensors[name] = Tensor(dtype or self.dtype, shape or (len(values),), list(values))
         return name
 
 

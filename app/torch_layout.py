@@ -23,6 +23,14 @@ the same keys and in PyTorch's layouts:
                             (G = 1, 4, 3; model_torch.py wraps each so that it takes and gives
                             rows of T * D values, as here, and return_sequences picks all
                             hidden states or the last)
+    Conv2D(C -> O, kH x kW) Conv2d(C, O, (kH, kW), stride, padding)
+                                                         i.weight (O, C, kH, kW) = W.T  i.bias (O,)
+    Conv1D(C -> O, k)       Conv1d(C, O, k, stride, padding)  i.weight (O, C, k) = W.T  i.bias (O,)
+    BatchNorm2D(C)          BatchNorm2d(C, eps, momentum) as BatchNorm1d's five tensors
+    MaxPool2D, AvgPool2D    MaxPool2d, AvgPool2d (kernel_size, stride); and the 1-D ones
+    GlobalAvgPool2D / 1D    the mean of each channel     Flatten   Flatten()
+                            (image and sequence modules carry their per-sample input_shape,
+                            so model_torch.py can reshape each row to (C, H, W) or (C, L))
 
 Dense keeps W as (in, out) so that Y = X @ W + b; torch.nn.Linear keeps (out, in) and
 computes Y = X @ W.T + b: the same numbers, transposed. num_batches_tracked counts
@@ -40,8 +48,11 @@ import math
 import random
 
 from activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from batchnorm2d import BatchNorm2D
+from conv import Conv1D, Conv2D
 from layers import BatchNorm, Dense, Dropout
 from matrix import Matrix
+from pooling import AvgPool1D, AvgPool2D, Flatten, GlobalAvgPool1D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
 from recurrent import GRU, LSTM, RNN
 from sequence import Embedding, PositionwiseDense
 
@@ -79,10 +90,12 @@ def _dense(layer, dtype):
 
 
 def _batch_norm(layer, dtype):
-    module = {"module": "BatchNorm1d", "num_features": layer.features, "eps": layer.eps, "momentum": layer.momentum}
-    shape = (layer.features,)
-    tensors = {"weight": Tensor(dtype, shape, _row(layer.gamma.value)),
-               "bias": Tensor(dtype, shape, _row(layer.beta.value)),
+    features = getattr(layer, "features", None) or layer.channels  # BatchNorm or BatchNorm2D
+    module = {"module": "BatchNorm1d", "num_features": features, "eps": layer.eps, "momentum": layer.momentum}
+    shape = (features,)
+    gamma, beta = (layer.gamma, layer.beta) if hasattr(layer, "gamma") else (layer.weight, layer.bias)
+    tensors = {"weight": Tensor(dtype, shape, _row(gamma.value)),
+               "bias": Tensor(dtype, shape, _row(beta.value)),
                "running_mean": Tensor(dtype, shape, _row(layer.running_mean)),
                "running_var": Tensor(dtype, shape, _row(layer.running_var)),
                "num_batches_tracked": Tensor("I64", (), [0])}
@@ -114,6 +127,41 @@ def _recurrent(layer, dtype):
     return module, tensors
 
 
+def _input_shape(layer):
+    if layer.input_shape is None:
+        raise LayoutError(f"{layer!r} does not know its input shape (give the first layer input_shape)")
+    return list(layer.input_shape)
+
+
+def _conv(layer, dtype):
+    one_d = type(layer).__name__ == "Conv1D"
+    kernel, stride, padding = (tuple(getattr(layer, name)) for name in ("kernel_size", "stride", "padding"))
+    module = {"module": "Conv1d" if one_d else "Conv2d", "in_channels": layer.in_channels,
+              "out_channels": layer.out_channels,
+              "kernel_size": kernel[1] if one_d else list(kernel), "stride": stride[1] if one_d else list(stride),
+              "padding": padding[1] if one_d else list(padding), "bias": layer.bias is not None,
+              "input_shape": _input_shape(layer)}
+    # W (C*kH*kW, O): row c*kH*kW + i*kW + j, column o is weight[o, c, i, j], so W.T flat is (O, C, kH, kW) flat
+    shape = (layer.out_channels, layer.in_channels) + ((kernel[1],) if one_d else kernel)
+    tensors = {"weight": Tensor(dtype, shape, transpose_flat(layer.weight.value.rows))}
+    if layer.bias is not None:
+        tensors["bias"] = Tensor(dtype, (layer.out_channels,), _row(layer.bias.value))
+    return module, tensors
+
+
+def _batch_norm_2d(layer, dtype):
+    module, tensors = _batch_norm(layer, dtype)
+    return dict(module, module="BatchNorm2d", input_shape=_input_shape(layer)), tensors
+
+
+def _pool(layer, dtype):
+    kind = type(layer).__name__
+    one_d = kind.endswith("1D")
+    kernel, stride = tuple(layer.kernel_size), tuple(layer.stride)
+    return {"module": kind[:-1] + "d", "kernel_size": kernel[1] if one_d else list(kernel),
+            "stride": stride[1] if one_d else list(stride), "input_shape": _input_shape(layer)}, {}
+
+
 def _no_tensors(module):
     return lambda layer, dtype: (dict(module), {})
 
@@ -133,6 +181,16 @@ TO_TORCH = {
     "RNN": _recurrent,
     "LSTM": _recurrent,
     "GRU": _recurrent,
+    "Conv2D": _conv,
+    "Conv1D": _conv,
+    "BatchNorm2D": _batch_norm_2d,
+    "MaxPool2D": _pool,
+    "AvgPool2D": _pool,
+    "MaxPool1D": _pool,
+    "AvgPool1D": _pool,
+    "GlobalAvgPool2D": lambda layer, dtype: ({"module": "GlobalAvgPool", "input_shape": _input_shape(layer)}, {}),
+    "GlobalAvgPool1D": lambda layer, dtype: ({"module": "GlobalAvgPool", "input_shape": _input_shape(layer)}, {}),
+    "Flatten": _no_tensors({"module": "Flatten"}),
 }
 
 
@@ -231,6 +289,59 @@ def _recurrent_cell(spec, take, where):
     return layer
 
 
+def _layer(cls, where, *args, **options):
+    """cls(*args, **options), its ValueError (a kernel larger than the input ...) as a LayoutError."""
+    try:
+        return cls(*args, **options)
+    except (TypeError, ValueError) as error:
+        raise LayoutError(f"{where}: {error}") from None
+
+
+def _conv_from(spec, take, where):
+    one_d = spec["module"] == "Conv1d"
+    weight = take("weight", 3 if one_d else 4)
+    out_channels, in_channels = weight.shape[:2]
+    kernel = weight.shape[2] if one_d else list(weight.shape[2:])
+    stated = dict(spec)
+    if not one_d and isinstance(stated.get("kernel_size"), int):  # 3 means 3 x 3
+        stated["kernel_size"] = [stated["kernel_size"]] * 2
+    for name, found in (("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel)):
+        if stated.get(name, found) != found:
+            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but weight has shape "
+                              f"{list(weight.shape)} (out_channels, in_channels, kernel)")
+    bias = take("bias", 1, (out_channels,), optional="bias" not in spec) if spec.get("bias", True) else None
+    layer = _layer(Conv1D if one_d else Conv2D, where, in_channels, out_channels, kernel,
+                   spec.get("stride", 1), spec.get("padding", 0), spec.get("input_shape"), "zeros", bias is not None)
+    receptive = layer.kernel_size[0] * layer.kernel_size[1]
+    layer.weight.value = _matrix(untranspose_flat(weight.values, in_channels * receptive, out_channels),
+                                 where + ".weight")
+    if bias is not None:
+        layer.bias.value = _matrix([bias.values], where + ".bias")
+    return layer
+
+
+def _batch_norm_2d_from(spec, take, where):
+    norm = _batch_norm_1d(dict(spec, module="BatchNorm1d"), take, where)  # the same five tensors
+    layer = _layer(BatchNorm2D, where, norm.features, spec.get("input_shape"), norm.momentum, norm.eps)
+    layer.weight.value, layer.bias.value = norm.gamma.value, norm.beta.value
+    layer.set_buffer("running_mean", norm.running_mean)
+    layer.set_buffer("running_var", norm.running_var)
+    return layer
+
+
+_POOLS = {"MaxPool2d": MaxPool2D, "AvgPool2d": AvgPool2D, "MaxPool1d": MaxPool1D, "AvgPool1d": AvgPool1D}
+
+
+def _pool_from(spec, take, where):
+    return _layer(_POOLS[spec["module"]], where, spec.get("kernel_size"), spec.get("stride"), spec.get("input_shape"))
+
+
+def _global_pool_from(spec, take, where):
+    shape = spec.get("input_shape")
+    cls = GlobalAvgPool1D if isinstance(shape, list) and len(shape) == 2 else GlobalAvgPool2D
+    return _layer(cls, where, shape)
+
+
 def _batch_norm_1d(spec, take, where):
     weight = take("weight", 1)
     features = weight.shape[0]
@@ -273,6 +384,15 @@ FROM_TORCH = {
     "RNN": (("input_size", "hidden_size", "nonlinearity", "return_sequences"), _recurrent_cell),
     "LSTM": (("input_size", "hidden_size", "return_sequences"), _recurrent_cell),
     "GRU": (("input_size", "hidden_size", "return_sequences"), _recurrent_cell),
+    "Conv2d": (("in_channels", "out_channels", "kernel_size", "stride", "padding", "bias", "input_shape"), _conv_from),
+    "Conv1d": (("in_channels", "out_channels", "kernel_size", "stride", "padding", "bias", "input_shape"), _conv_from),
+    "BatchNorm2d": (("num_features", "eps", "momentum", "input_shape"), _batch_norm_2d_from),
+    "MaxPool2d": (("kernel_size", "stride", "input_shape"), _pool_from),
+    "AvgPool2d": (("kernel_size", "stride", "input_shape"), _pool_from),
+    "MaxPool1d": (("kernel_size", "stride", "input_shape"), _pool_from),
+    "AvgPool1d": (("kernel_size", "stride", "input_shape"), _pool_from),
+    "GlobalAvgPool": (("input_shape",), _global_pool_from),
+    "Flatten": ((), lambda spec, take, where: Flatten()),
 }
 
 

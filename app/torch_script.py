@@ -30,7 +30,27 @@ def _module_line(module):
         options = f", nonlinearity={module['nonlinearity']!r}" if name == "RNN" else ""
         last = "" if module["return_sequences"] else ", return_sequences=False"
         return f"{name}Rows({module['input_size']}, {module['hidden_size']}{options}{last})"
+    shape = f"input_shape={tuple(module['input_shape'])}" if "input_shape" in module else ""
+    if name in ("Conv2d", "Conv1d"):
+        bias = "" if module["bias"] else ", bias=False"
+        return (f"{name}Rows({module['in_channels']}, {module['out_channels']}, {_size(module['kernel_size'])}, "
+                f"stride={_size(module['stride'])}, padding={_size(module['padding'])}{bias}, {shape})")
+    if name == "BatchNorm2d":
+        return (f"BatchNorm2dRows({module['num_features']}, eps={module['eps']!r}, "
+                f"momentum={module['momentum']!r}, {shape})")
+    if name in ("MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d"):
+        return f"{name}Rows({_size(module['kernel_size'])}, stride={_size(module['stride'])}, {shape})"
+    if name == "GlobalAvgPool":
+        return f"GlobalAvgPool(channels={module['input_shape'][0]})"
     return f"nn.{name}()"
+
+
+def _size(value):
+    """3 -> '3', [3, 3] -> '(3, 3)': a kernel, stride or padding as torch.nn takes it."""
+    return repr(tuple(value)) if isinstance(value, list) else repr(value)
+
+
+_ON_ROWS = ("Conv2d", "Conv1d", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d")
 
 
 # The modules the framework's sequence layers need: each takes and gives one row per sample,
@@ -69,6 +89,35 @@ def rows_of(cell):
 
     Rows.__name__ = cell.__name__ + "Rows"
     return Rows
+''',
+    "on_rows": '''
+
+def on_rows(module):
+    """A torch.nn image or sequence module on rows of C*H*W (or C*L) values: each row becomes
+    a (C, H, W) image (or a (C, L) sequence), and the result a row again."""
+
+    class Rows(module):
+        def __init__(self, *args, input_shape, **options):
+            super().__init__(*args, **options)
+            self.input_shape = tuple(input_shape)
+
+        def forward(self, x):
+            return super().forward(x.reshape(x.shape[0], *self.input_shape)).flatten(1)
+
+    Rows.__name__ = module.__name__ + "Rows"
+    return Rows
+''',
+    "GlobalAvgPool": '''
+
+class GlobalAvgPool(nn.Module):
+    """The mean of each channel: rows of C*H*W (or C*L) values -> (n, C)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], self.channels, -1).mean(dim=2)
 ''',
 }
 
@@ -180,6 +229,11 @@ def torch_script(modules, steps, task, weights_name, model_name, script_name, dt
     cells = [name for name in ("RNN", "LSTM", "GRU") if name in names]
     if cells:
         pieces += [_WRAPPERS["recurrent"], "".join(f"{name}Rows = rows_of(nn.{name})\n" for name in cells)]
+    reshaped = [name for name in _ON_ROWS if name in names]
+    if reshaped:
+        pieces += [_WRAPPERS["on_rows"], "".join(f"{name}Rows = on_rows(nn.{name})\n" for name in reshaped)]
+    if "GlobalAvgPool" in names:
+        pieces.append(_WRAPPERS["GlobalAvgPool"])
     wrappers = "".join("\n\n\n" + piece.strip("\n") for piece in pieces)  # two blank lines between definitions
     # a model trained by `python main.py` knows its feature columns, so the script can read a CSV file
     command_line = "" if task is None else _COMMAND_LINE.format(

@@ -14,7 +14,10 @@ from app import pipeline  # noqa: E402
 from datasets import Normalizer, load_csv  # noqa: E402
 from layers import BatchNorm, Dense, Dropout  # noqa: E402
 from matrix import Matrix  # noqa: E402
+from batchnorm2d import BatchNorm2D  # noqa: E402
+from conv import Conv1D, Conv2D  # noqa: E402
 from network import Network  # noqa: E402
+from pooling import AvgPool1D, AvgPool2D, Flatten, GlobalAvgPool1D, GlobalAvgPool2D, MaxPool1D, MaxPool2D  # noqa: E402
 from recurrent import GRU, LSTM, RNN  # noqa: E402
 from sequence import Embedding, PositionwiseDense  # noqa: E402
 
@@ -80,8 +83,41 @@ def network(kind, seed=0):
         digits, rows = data_rows("digits")
         layers = [_dense(rng, 64, 32), ReLU(), _dense(rng, 32, 10), Softmax()]
         return Network(layers, _metadata(digits, "classification", [str(d) for d in range(10)], "minmax")), rows
+    if kind in IMAGE_KINDS:
+        digits, rows = data_rows("digits")
+        metadata = _metadata(digits, "classification", [str(d) for d in range(10)], "minmax")
+        return Network(_image_layers(kind, rng), metadata), rows
     if kind in SEQUENCE_KINDS:  # models built in Python (as the names demo builds them): no pipeline metadata
         return Network(_sequence_layers(kind, rng)), _sequence_rows(kind, rng)
+    raise ValueError(kind)
+
+
+def _conv(rng, *args, **options):
+    layer = Conv2D(*args, rng=rng, **options)
+    if layer.bias is not None:
+        layer.bias.value = _random(rng, 1, layer.out_channels, 0.3)
+    return layer
+
+
+def _image_layers(kind, rng):
+    """Networks on the digits' 8x8 images (the 64 columns read as (1, 8, 8))."""
+    if kind == "cnn":  # 1x8x8 -> 4x8x8 -> 4x4x4 -> 6x2x2 -> 6x1x1 -> 10
+        norm = BatchNorm2D(4, momentum=0.2, eps=1e-3)
+        norm.weight.value = _random(rng, 1, 4).map(lambda v: 1.0 + 0.3 * v)
+        norm.bias.value = _random(rng, 1, 4, 0.3)
+        norm.set_buffer("running_mean", _random(rng, 1, 4, 0.5))
+        norm.set_buffer("running_var", _random(rng, 1, 4).map(lambda v: 0.5 + v * v))
+        return [_conv(rng, 1, 4, 3, padding=1, input_shape=(1, 8, 8)), norm, ReLU(), MaxPool2D(2),
+                _conv(rng, 4, 6, (3, 2), stride=(1, 2)), Tanh(), AvgPool2D(2, stride=1), Flatten(),
+                _dense(rng, 6, 10), Softmax()]
+    if kind == "cnn_global":  # fully convolutional: a global average, then the class scores
+        return [_conv(rng, 1, 5, 3, stride=2, padding=(1, 0), bias=False, input_shape=(1, 8, 8)), ReLU(),
+                MaxPool2D((2, 1)), GlobalAvgPool2D(), _dense(rng, 5, 10), Softmax()]
+    if kind == "conv1d":  # each image as 8 rows: a sequence of 8 channels and length 8
+        conv = Conv1D(8, 6, 3, stride=2, padding=1, rng=rng, input_shape=(8, 8))
+        conv.bias.value = _random(rng, 1, 6, 0.3)
+        return [conv, ReLU(), MaxPool1D(2), Conv1D(6, 4, 1, rng=rng), AvgPool1D(2, stride=1), GlobalAvgPool1D(),
+                _dense(rng, 4, 10), Softmax()]
     raise ValueError(kind)
 
 
@@ -106,6 +142,7 @@ def _sequence_rows(kind, rng):
 
 KINDS = ("every_layer", "logits", "binary", "regression", "digits")
 SEQUENCE_KINDS = ("names_mlp", "lstm", "gru", "rnn")
+IMAGE_KINDS = ("cnn", "cnn_global", "conv1d")
 
 
 def predictions(net, raw_rows):

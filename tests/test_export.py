@@ -120,6 +120,28 @@ class TorchLayoutTest(unittest.TestCase):
         self.assertEqual(to_torch(export_models.network("gru")[0])[0][1]["return_sequences"], False)
         self.assertEqual(to_torch(export_models.network("rnn")[0])[0][0]["nonlinearity"], "relu")
 
+    def test_conv_weights_are_out_in_kh_kw(self):
+        net, _ = export_models.network("cnn")
+        modules, state = to_torch(net, "F64")
+        conv = net.layers[4]  # Conv2D(4 -> 6, 3x2, stride (1, 2)) on 4x4x4
+        self.assertEqual(modules[4], {"module": "Conv2d", "in_channels": 4, "out_channels": 6, "kernel_size": [3, 2],
+                                      "stride": [1, 2], "padding": [0, 0], "bias": True, "input_shape": [4, 4, 4]})
+        weight = state["4.weight"]
+        self.assertEqual(weight.shape, (6, 4, 3, 2))
+        for o, c, i, j in ((0, 0, 0, 0), (5, 3, 2, 1), (2, 1, 1, 0)):
+            # torch's weight[o, c, i, j] is row c*kH*kW + i*kW + j, column o of W
+            self.assertEqual(weight.values[((o * 4 + c) * 3 + i) * 2 + j], conv.weight.value.rows[c * 6 + i * 2 + j][o])
+        self.assertEqual([m["module"] for m in modules], ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Conv2d",
+                                                          "Tanh", "AvgPool2d", "Flatten", "Linear", "Softmax"])
+        self.assertEqual(list(state)[2:7], ["1.weight", "1.bias", "1.running_mean", "1.running_var",
+                                            "1.num_batches_tracked"])
+        self.assertEqual(modules[6], {"module": "AvgPool2d", "kernel_size": [2, 2], "stride": [1, 1],
+                                      "input_shape": [6, 2, 2]})
+        modules, state = to_torch(export_models.network("conv1d")[0])
+        self.assertEqual(state["0.weight"].shape, (6, 8, 3))
+        self.assertEqual(modules[0]["kernel_size"], 3)
+        self.assertEqual(modules[5], {"module": "GlobalAvgPool", "input_shape": [4, 1]})
+
     def test_batch_norm_tensors_are_its_parameters_and_running_statistics(self):
         net, _ = export_models.network("every_layer")
         _, state = to_torch(net, "F64")
@@ -151,7 +173,7 @@ class TorchLayoutTest(unittest.TestCase):
 
 class RoundTripTest(TemporaryFolderTest):
     def test_float64_export_then_import_is_bit_identical(self):
-        for kind in export_models.KINDS + export_models.SEQUENCE_KINDS:
+        for kind in export_models.KINDS + export_models.SEQUENCE_KINDS + export_models.IMAGE_KINDS:
             with self.subTest(kind=kind):
                 net, rows = export_models.network(kind)
                 path = self.path(kind + ".safetensors")
@@ -392,7 +414,7 @@ class PyTorchTest(TemporaryFolderTest):
     TOLERANCE = {"float32": 1e-6, "float64": 1e-12}
 
     def test_model_torch_predicts_what_predict_does(self):
-        for kind in export_models.KINDS + export_models.SEQUENCE_KINDS:
+        for kind in export_models.KINDS + export_models.SEQUENCE_KINDS + export_models.IMAGE_KINDS:
             net, rows = export_models.network(kind)
             expected = export_models.predictions(net, rows)
             for dtype in ("float32", "float64"):
