@@ -4,11 +4,12 @@
 
 The optimizers used to rewrite `param.value.rows` with list comprehensions
 written out for each formula (the versions before are kept below, word for
-word); they now say each formula once through Matrix.update_ and
+word but for the constructor's public name, from_rows); they now say each formula once through Matrix.update_ and
 Matrix.combine, e.g. m.update_(lambda m, g: beta1 * m + (1 - beta1) * g, g).
 The arithmetic is the same, operation for operation, so the weights agree
 bit for bit (checked below); what changes is that CPython now calls a lambda
-for every entry, where the comprehension ran the formula inline.
+for every entry (from map(), in matrix_kernels.py), where the comprehension
+ran the formula inline. On PyPy the "loops" kernels run the update.
 
 Each row times the same work done the old way and the new way, alternately
 (harness.interleave), and reports medians of CPU seconds and the median of
@@ -20,6 +21,7 @@ the paired ratios new / old: above 1.00 the new code is slower.
 import argparse
 import math
 import os
+import platform
 import random
 import sys
 import time
@@ -186,14 +188,26 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--wall", action="store_true", help="wall clock instead of this process's CPU time")
+    parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"),
+                        help="the results file whose section this run replaces (default bench/RESULTS.md)")
     args = parser.parse_args(argv)
     clock = time.perf_counter if args.wall else time.process_time
-    print("`python bench/matrix_api.py` on {}; medians of {} runs, CPU seconds".format(
-        harness.machine_description(), args.repeats))
-    print()
     rows = step_rows(args.repeats, clock) + [epoch_row(args.repeats, clock)]
-    print(harness.markdown_table(["work", "before (comprehensions), us", "after (update_, combine), us",
-                                  "after / before", "largest weight difference"], rows, "{:,.2f}"))
+    text = "\n".join([
+        "## Optimizers through Matrix.update_: before and after, {} {}".format(
+            platform.python_implementation(), platform.python_version()),
+        "",
+        "`{} bench/matrix_api.py` on {}: medians of {} alternating runs, CPU seconds; after / before "
+        "is the median of the paired ratios (above 1.00 the new code is slower).".format(
+            "pypy3" if platform.python_implementation() == "PyPy" else "python",
+            harness.machine_description(), args.repeats),
+        "",
+        harness.markdown_table(["work", "before (comprehensions), us", "after (update_, combine), us",
+                                "after / before", "largest weight difference"], rows, "{:,.2f}"),
+    ]) + "\n"
+    print(text)
+    if args.output:
+        harness.write_section(args.output, text)
     return 0
 
 

@@ -6,6 +6,8 @@
     python bench/run.py --profile    # cProfile of one digits epoch of Network.fit, top functions
     python bench/run.py --autograd   # only the autograd rows (bench/autograd_speed.py), about 2 minutes
     python bench/run.py --conv       # only the Conv2D rows: im2col against nested loops and against Matrix @
+    pypy3 bench/run.py               # the same table on PyPy, as a section of bench/RESULTS.md
+                                     # (bench/pypy.py: both interpreters side by side)
 
 The two questions, and the bar for each:
   * is the framework as fast as hand-written pure Python doing the same
@@ -360,6 +362,11 @@ def memory_rows(bench):
     rss = result["max_rss"]
     if rss is None:
         target = "max RSS unknown on this system"
+    elif sys.implementation.name == "pypy":  # the target is CPython's; PyPy's JIT and GC start larger
+        empty = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, {!r}); import harness; "
+                                "print(harness.max_rss_bytes())".format(HERE)],
+                               capture_output=True, text=True, check=True).stdout
+        target = "no target on PyPy (an empty PyPy process: {:.1f} MB max RSS)".format(int(empty) / mb)
     else:
         target = bench.check("memory", rss / mb < TARGETS["max_rss_mb"],
                              "max RSS < {:.0f} MB".format(TARGETS["max_rss_mb"]))
@@ -395,7 +402,8 @@ def report(bench, seconds):
     lines = [
         "# Benchmark results",
         "",
-        "`python bench/run.py{}` on {}.".format(" --quick" if bench.quick else "", harness.machine_description()),
+        "`{} bench/run.py{}` on {}.".format("pypy3" if sys.implementation.name == "pypy" else "python",
+                                            " --quick" if bench.quick else "", harness.machine_description()),
         "Medians of {} seconds; a ratio is framework time / bar time, the median over runs made one after "
         "the other (which side goes first alternates): below 1.00 the framework is faster.".format(clock),
         "NumPy: {}. Whole run: {:.0f} s.".format(numpy.__version__ if numpy else "not installed, column empty",
@@ -483,7 +491,10 @@ def main(argv=None):
     print(text)
     output = args.output or (None if args.quick else os.path.join(HERE, "RESULTS.md"))
     if output:
-        harness.write_head(output, text)  # the sections other scripts write (bench/pypy.py) stay
+        if sys.implementation.name == "pypy":  # beside CPython's table, not over it
+            harness.write_section(output, text.replace("# Benchmark results", "## The same table on PyPy", 1))
+        else:
+            harness.write_head(output, text)  # the sections other scripts write (bench/pypy.py) stay
     return 0 if not bench.failures else 1
 
 
