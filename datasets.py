@@ -311,10 +311,14 @@ class Normalizer:
 
     zscore: x' = (x - mean) / std  (population std; a constant column gets std 1)
     minmax: x' = (x - min) / (max - min)
+    pixels: x' = (x - min) / (max - min) with ONE min and max over every column: the pixels of
+            an image scaled alike, so that a pattern reads the same wherever it is (a convolution's
+            premise, which per-column scaling breaks: a corner pixel that is rarely bright gets
+            stretched more than a central one)
     none:   x' = x
     """
 
-    METHODS = ("zscore", "minmax", "none")
+    METHODS = ("zscore", "minmax", "pixels", "none")
 
     def __init__(self, method="zscore", shift=None, scale=None):
         if method not in self.METHODS:
@@ -324,6 +328,13 @@ class Normalizer:
     def fit(self, X, names=None):
         """Fit on the rows of X; `names` (one per column) name a column whose values are too large."""
         n = len(X)
+        if self.method == "pixels":
+            low, high = min(map(min, X.rows)), max(map(max, X.rows))
+            spread = high - low if high > low else 1.0
+            if not math.isfinite(spread):
+                raise ValueError(f"values from {low:.3g} to {high:.3g} are too far apart to normalize (pixels)")
+            self.shift, self.scale = [low] * X.shape[1], [spread] * X.shape[1]
+            return self
         shifts, scales = [], []
         for index, column in enumerate(zip(*X.rows)):
             try:

@@ -77,7 +77,7 @@ BAD_CONFIGS = [
     ("data.test_fraction", "0.2", "data.test_fraction: must be a number in (0, 1), got '0.2'"),
     ("data.validation_fraction", 1.0, "data.validation_fraction: must be in [0, 1), got 1.0"),
     ("data.normalize", "ZScore", "data.normalize: unknown normalization 'ZScore'; "
-                                 "valid: minmax, none, zscore (did you mean 'zscore'?)"),
+                                 "valid: minmax, none, pixels, zscore (did you mean 'zscore'?)"),
     ("data.delimiter", ";;", "data.delimiter: must be a one-character string, got ';;'"),
     ("data.features", "a,b", "data.features: must be a list or null, got 'a,b'"),
     ("data.features", ["a", ""], "data.features[1]: must be a non-empty string, got ''"),

@@ -287,6 +287,15 @@ class NormalizerTest(unittest.TestCase):
         self.assertEqual(normalizer.transform(self.train).rows, [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
         self.assertEqual(normalizer.transform(self.test).rows, [[2.0, 0.5, 2.0]])
 
+    def test_pixels_scale_every_column_by_one_min_and_max(self):
+        # training values from 1 to 30: every column becomes (x - 1) / 29, whatever its own range
+        normalizer = Normalizer("pixels").fit(self.train)
+        self.assertEqual(normalizer.shift, [1.0] * 3)
+        self.assertEqual(normalizer.scale, [29.0] * 3)
+        self.assertEqual(normalizer.transform(self.test).rows, [[4 / 29, 19 / 29, 6 / 29]])
+        again = Normalizer.from_dict(normalizer.to_dict())
+        self.assertEqual(again.transform(self.test).rows, normalizer.transform(self.test).rows)
+
     def test_none_is_the_identity(self):
         self.assertEqual(Normalizer("none").fit(self.train).transform(self.test).rows, self.test.rows)
 
@@ -300,7 +309,7 @@ class NormalizerTest(unittest.TestCase):
         self.assertEqual(again.transform(self.test).rows, normalizer.transform(self.test).rows)
 
     def test_errors(self):
-        with self.assertRaisesRegex(ValueError, "unknown normalization 'l2'; valid: zscore, minmax, none"):
+        with self.assertRaisesRegex(ValueError, "unknown normalization 'l2'; valid: zscore, minmax, pixels, none"):
             Normalizer("l2")
         with self.assertRaisesRegex(ValueError, "before fit"):
             Normalizer().transform(self.test)
