@@ -26,13 +26,17 @@ FENCE = re.compile(r"^```python([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 def documents():
     names = ["README.md"] + sorted(os.path.join("docs", name) for name in os.listdir(os.path.join(ROOT, "docs"))
                                    if name.endswith(".md"))
-    return [name for name in names if FENCE.search(open(os.path.join(ROOT, name), encoding="utf-8").read())]
+    return [name for name in names if FENCE.search(_read(name))]
+
+
+def _read(name):
+    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+        return f.read()
 
 
 def snippets(name):
     """(line number, code) of each runnable python block of a document."""
-    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
-        text = f.read()
+    text = _read(name)
     found = []
     for match in FENCE.finditer(text):
         if "no-run" in match.group(1):
