@@ -1,6 +1,6 @@
 """Data sets: reading CSV files, class names, one-hot targets, splitting and normalization.
 
-Depends on matrix.py only: nothing here knows about layers or networks.
+Depends on matrix.py (and losses.one_hot, the one one-hot) only: nothing here knows about layers or networks.
 """
 
 import codecs
@@ -10,8 +10,9 @@ import math
 import os
 import sys
 
+from losses import one_hot  # noqa: F401 (Dataset.targets; imported from here by older code)
 from matrix import Matrix
-from utils import InputError, quote, short
+from utils import InputError, is_number, quote, short
 
 
 class DataError(InputError):
@@ -272,11 +273,6 @@ def sorted_class_names(cells):
         return sorted(names)
 
 
-def one_hot(labels, n_classes):
-    """Class indices -> rows with a 1.0 at the class and 0.0 elsewhere: 1 of 3 -> [0, 1, 0]."""
-    return Matrix.from_rows([[1.0 if j == label else 0.0 for j in range(n_classes)] for label in labels], n_classes)
-
-
 # ---------------------------------------------------------------- splitting
 def train_test_split(labels, test_fraction, rng, stratify=True):
     """Shuffled (train_indices, test_indices) for n = len(labels) rows.
@@ -378,8 +374,7 @@ class Normalizer:
         shift, scale = data.get("shift"), data.get("scale")
         numbers = [v for values in (shift, scale) if isinstance(values, list) for v in values]
         if (not isinstance(shift, list) or not isinstance(scale, list) or len(shift) != len(scale)
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                           for v in numbers) or not all(s > 0 for s in scale)):
+                or not all(is_number(v) for v in numbers) or not all(s > 0 for s in scale)):
             raise ValueError("normalization statistics need 'shift' and 'scale', two lists of finite numbers "
                              "of one length, each scale > 0")
         return cls(data.get("method"), [float(v) for v in shift], [float(v) for v in scale])

@@ -27,6 +27,7 @@ import io
 import struct
 import zlib
 
+from losses import one_hot
 from matrix import Matrix
 from utils import InputError, write_atomic
 
@@ -220,7 +221,7 @@ class OneHotLabels:
 
     def __init__(self, labels, n_classes):
         self.labels, self.n_classes = labels, n_classes
-        self.rows = [[1.0 if j == k else 0.0 for j in range(n_classes)] for k in range(n_classes)]
+        self.rows = one_hot(list(range(n_classes)), n_classes).rows  # row k: the one-hot row of class k
 
     def __len__(self):
         return len(self.labels)

@@ -23,6 +23,7 @@ import math
 import random
 
 from matrix import Matrix
+from utils import check_count, check_number
 
 # One generator for every layer built without `rng`: two Dense(8, 8) built in a row
 # differ (as in PyTorch), and seed(n) makes a whole program's layers reproducible.
@@ -166,15 +167,11 @@ INITIALIZERS = {"he": _init_he, "xavier": _init_xavier, "lecun": _init_lecun, "z
 
 
 def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return value
+    return check_count(value, what, 1)
 
 
 def _non_negative(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} must be a number >= 0, got {value!r}")
-    return float(value)
+    return check_number(value, what, ">= 0")
 
 
 # -------------------------------------------------------------------- Dense

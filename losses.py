@@ -14,25 +14,50 @@ from matrix import Matrix
 from utils import finite_sum
 
 
-def _as_target_matrix(pred, target, loss_name):
-    """Targets as a Matrix of pred's shape; class indices become one-hot rows."""
-    if not isinstance(pred, Matrix):
-        raise TypeError(f"{loss_name}: predictions must be a Matrix, got {type(pred).__name__}")
-    n, c = pred.shape
+def one_hot(labels, n_classes):
+    """Class indices -> rows with 1.0 at the class and 0.0 elsewhere: class 1 of 3 -> [0, 1, 0].
+
+    The framework's one one-hot: Dataset.targets, the losses given class indices and
+    Network.evaluate all use it. An index outside 0 .. n_classes - 1 is a ValueError.
+    """
+    bad = [label for label in labels
+           if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < n_classes]
+    if bad:
+        raise ValueError(f"class index {bad[0]!r} out of range for {n_classes} classes (0 to {n_classes - 1})")
+    return Matrix.from_rows([[1.0 if j == label else 0.0 for j in range(n_classes)] for label in labels], n_classes)
+
+
+def targets_as_matrix(target, shape, who="targets"):
+    """Targets for outputs of shape (n, c), as a Matrix of that shape.
+
+    A Matrix is checked and returned as it is; a list of n class indices becomes one_hot
+    rows, or for one output unit (a sigmoid's P(class 1)) a column of the 0/1 labels.
+    `who` starts the messages (the loss's name).
+    """
+    n, c = shape
     if isinstance(target, Matrix):
-        if target.shape != pred.shape:
-            raise ValueError(f"{loss_name}: predictions have shape {pred.shape} but targets have shape {target.shape}")
+        if target.shape != shape:
+            raise ValueError(f"{who}: predictions have shape {shape} but targets have shape {target.shape}")
         return target
     if isinstance(target, (list, tuple)) and target and all(
-        isinstance(t, int) and not isinstance(t, bool) for t in target
-    ):
+            isinstance(t, int) and not isinstance(t, bool) for t in target):
         if len(target) != n:
-            raise ValueError(f"{loss_name}: {n} predictions but {len(target)} class indices")
-        bad = [t for t in target if not 0 <= t < c]
-        if bad:
-            raise ValueError(f"{loss_name}: class index {bad[0]} out of range for {c} classes")
-        return Matrix.from_rows([[1.0 if j == t else 0.0 for j in range(c)] for t in target], c)
-    raise ValueError(f"{loss_name}: targets must be a Matrix of shape {pred.shape} or a list of class indices")
+            raise ValueError(f"{who}: {n} predictions but {len(target)} class indices")
+        if c == 1:  # one output unit tells two classes apart
+            one_hot(target, 2)  # checks that every index is 0 or 1
+            return Matrix.from_rows([[float(t)] for t in target], 1)
+        try:
+            return one_hot(target, c)
+        except ValueError as error:
+            raise ValueError(f"{who}: {error}") from None
+    raise ValueError(f"{who}: targets must be a Matrix of shape {shape} or a list of class indices")
+
+
+def _as_target_matrix(pred, target, loss_name):
+    """Targets as a Matrix of pred's shape (targets_as_matrix), for a loss called `loss_name`."""
+    if not isinstance(pred, Matrix):
+        raise TypeError(f"{loss_name}: predictions must be a Matrix, got {type(pred).__name__}")
+    return targets_as_matrix(target, pred.shape, loss_name)
 
 
 def predicted_classes(output, logits):

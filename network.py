@@ -21,7 +21,7 @@ from callbacks import CallbackList, TrainingRun
 from conv import Conv1D, Conv2D
 from layer_specs import build_layers
 from layers import BatchNorm, Dense, Dropout, Layer, flat_size
-from losses import predicted_classes
+from losses import predicted_classes, targets_as_matrix
 from matrix import Matrix
 from normalization import LayerNorm, RMSNorm
 from pooling import AvgPool1D, AvgPool2D, Flatten, GlobalAvgPool1D, GlobalAvgPool2D, MaxPool1D, MaxPool2D
@@ -273,7 +273,7 @@ class Network:
             return scores
         layers = self.training_layers(loss)
         output = self.forward(X, training=False, layers=layers)
-        Y = _targets_as_matrix(Y, output.shape)  # class indices become one-hot rows, as the losses take them
+        Y = targets_as_matrix(Y, output.shape, type(loss).__name__)  # class indices become one-hot rows
         scores = {"loss": loss.forward(output, Y)}
         if self.is_classifier(loss):
             scores["accuracy"] = loss.count_correct(output, Y) / len(X)
@@ -480,32 +480,12 @@ def _check_fit_arguments(X, Y, epochs, batch_size):
     if not is_row_source(X) or not is_row_source(Y):
         raise TypeError(f"fit needs X and Y as Matrix objects (or compact data sets with take()), got "
                         f"{type(X).__name__} and {type(Y).__name__} "
-                        "(class indices become one-hot rows with utils.one_hot(labels, n_classes))")
+                        "(class indices become one-hot rows with losses.one_hot(labels, n_classes))")
     if len(X) != len(Y):
         raise ValueError(f"X has {len(X)} rows but Y has {len(Y)}: they must match")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _targets_as_matrix(Y, shape):
-    """Y as a Matrix of targets for outputs of `shape` (n, c): a Matrix as it is, a list of
-    class indices as one-hot rows (for one output unit, a column of the 0/1 labels)."""
-    if isinstance(Y, Matrix):
-        return Y
-    n, c = shape
-    if not isinstance(Y, (list, tuple)) or not all(isinstance(t, int) and not isinstance(t, bool) for t in Y):
-        raise TypeError(f"targets must be a Matrix of shape {shape} or a list of {n} class indices, "
-                        f"got {type(Y).__name__}")
-    if len(Y) != n:
-        raise ValueError(f"{n} rows of inputs but {len(Y)} class indices")
-    n_classes = max(c, 2)  # one output unit (a sigmoid) tells two classes apart
-    bad = [t for t in Y if not 0 <= t < n_classes]
-    if bad:
-        raise ValueError(f"class index {bad[0]} out of range for {n_classes} classes (0 to {n_classes - 1})")
-    if c == 1:
-        return Matrix.from_rows([[float(t)] for t in Y], 1)
-    return Matrix.from_rows([[1.0 if j == t else 0.0 for j in range(c)] for t in Y], c)
 
 
 # The parameter whose shape a layer's config declares, and that shape.

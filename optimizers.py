@@ -16,17 +16,14 @@ entries, e.g. p.update_(lambda p, g: p - lr * g, g) for p = p - lr * g.
 import math
 
 from matrix import Matrix
+from utils import check_number
 
 
 def _check_float(value, what, low, high=None, low_open=True):
-    """A float in (low, high) (or [low, high) with low_open=False), else ValueError."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (high is None or value < high)
-    if not ok:
-        bound = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'})"
-        raise ValueError(f"{what} must be a number in {bound}, got {value!r}")
-    return float(value)
+    """A float in (low, high) (or [low, high) with low_open=False), else ValueError (utils.check_number)."""
+    bounds = (f"{'>' if low_open else '>='} {low:g}" if high is None
+              else f"in {'(' if low_open else '['}{low:g}, {high:g})")
+    return check_number(value, what, bounds)
 
 
 class Optimizer:

@@ -26,27 +26,24 @@ a checkpointed run resumes with exactly the same rates.
 
 import math
 
+from utils import check_count, check_number
+
 # "min": a lower value is better (a loss); "max": a higher one (an accuracy).
 MODES = ("min", "max")
 
 
 def _number(value, what, low, low_open=True, high=None, high_open=True):
-    """value as a float inside the given bounds, or a ValueError that shows the allowed range."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            high is None or (value < high if high_open else value <= high))
-    if not ok:
-        bounds = "{}{}, {}{}".format("(" if low_open else "[", low, "inf" if high is None else high,
-                                     ")" if high_open or high is None else "]")
-        raise ValueError(f"{what} must be a number in {bounds}, got {value!r}")
-    return float(value)
+    """value as a float inside the given bounds, or a ValueError that shows them (utils.check_number)."""
+    if high is None:
+        bounds = f"{'>' if low_open else '>='} {low:g}"
+    else:
+        bounds = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    return check_number(value, what, bounds)
 
 
 def _count(value, what, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return value
+    """value when it is an integer >= minimum, or a ValueError (utils.check_count)."""
+    return check_count(value, what, minimum)
 
 
 class LRScheduler:

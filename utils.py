@@ -5,6 +5,7 @@ Depends on nothing in the framework: any module may import it.
 
 import json
 import math
+import operator
 import os
 import random
 import stat
@@ -26,6 +27,52 @@ def short(text, limit=200):
     """str(text) as it is, or its first `limit` characters and '...' (for names and paths in messages)."""
     text = str(text)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
+# ------------------------------------------------------------------ numbers
+# The one check of "a number" and "a count" that the config, the constructors, checkpoints
+# and model files share: a finite int or float, never a bool (JSON's true is not 1), within
+# bounds written as in a textbook.
+
+def is_number(value):
+    """True for a finite int or float that is not a bool (an int of any size is finite)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def is_count(value, minimum=0):
+    """True for an int (not a bool) >= minimum."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def within(bounds):
+    """A predicate from bounds written as in a textbook: '> 0', '>= 0', 'in (0, 1)', 'in [0, 1)', 'in [0, 1]'."""
+    if bounds.startswith("in "):
+        low, high = (float(end) for end in bounds[4:-1].split(","))
+        above_low = operator.lt if bounds[3] == "(" else operator.le
+        below_high = operator.lt if bounds[-1] == ")" else operator.le
+        return lambda x: above_low(low, x) and below_high(x, high)
+    sign, limit = bounds.split()
+    compare = {">": operator.gt, ">=": operator.ge}[sign]
+    return lambda x: compare(x, float(limit))
+
+
+def check_number(value, what, bounds=None):
+    """float(value) when it is a finite number within `bounds` (within), else ValueError:
+    'learning rate lr must be a number > 0, got 0'."""
+    if not is_number(value) or (bounds is not None and not within(bounds)(value)):
+        allowed = f"a number {bounds}" if bounds else "a finite number"
+        raise ValueError(f"{what} must be {allowed}, got {quote(value, 60)}")
+    return float(value)
+
+
+def check_count(value, what, minimum=0):
+    """value when it is an int (not a bool) >= minimum, else ValueError: 'epochs must be a positive integer, got 0'."""
+    if not is_count(value, minimum):
+        allowed = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{what} must be {allowed}, got {quote(value, 60)}")
+    return value
 
 
 def finite_sum(values):

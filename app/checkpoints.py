@@ -12,7 +12,7 @@ import math
 import random
 
 from matrix import Matrix
-from utils import InputError, read_json, write_atomic
+from utils import InputError, is_count as _is_count, is_number as _is_number, read_json, write_atomic
 
 CHECKPOINT_FORMAT = "pure-python-neural-network-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -32,7 +32,7 @@ class Checkpoint:
     """
 
     def __init__(self, path="checkpoint.json", every=None, extra=None):
-        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        if every is not None and not _is_count(every, 1):
             raise ValueError(f"checkpoint every must be a positive integer or None, got {every!r}")
         self.path, self.every, self.extra = path, every, dict(extra or {})
 
@@ -76,14 +76,6 @@ def load_checkpoint(path):
             raise CheckpointError(f"{path}: missing field {key!r}")
     check_checkpoint_fields(data, path)
     return data
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_count(value, minimum=0):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def _random_state_problem(state):

@@ -14,37 +14,36 @@ from their registries.
 
 import copy
 import difflib
+import inspect
 import json
 import math
-import operator
 import os
 
 import activations
 import layers
 import losses
 import optimizers
-from datasets import delimiter_problem
+import schedulers
+from datasets import Normalizer, delimiter_problem
 from layer_specs import build_layers
-from utils import InputError, parse_json, quote
+from utils import InputError, is_count, is_number, parse_json, quote, within
 
 # The valid names come from the registries, so a new activation, loss or
 # optimizer is accepted by the config as soon as it is registered.
 ACTIVATIONS = activations.ACTIVATIONS  # the registry itself: a layer added by network.register_layer counts
 LOSSES = list(losses.LOSSES)
 OPTIMIZERS = list(optimizers.OPTIMIZERS)
-SCHEDULERS = ["step", "exponential", "cosine", "plateau"]
+SCHEDULERS = list(schedulers.SCHEDULERS)
 TASKS = ["classification", "regression", "auto"]
-NORMALIZATIONS = ["zscore", "minmax", "pixels", "none"]
+NORMALIZATIONS = list(Normalizer.METHODS)
 INITIALIZATIONS = list(layers.INITIALIZERS)
 MONITORS = ["val_loss", "loss", "val_accuracy", "accuracy"]
-MODES = ["min", "max"]
+MODES = list(schedulers.MODES)
 
 # The output activations each loss can follow. 'linear' and 'pass' mean the model
 # outputs logits and the loss applies the sigmoid or softmax itself (fused, stable).
-LOSS_OUTPUT_ACTIVATIONS = {
-    "binary_cross_entropy": ["sigmoid", "linear", "pass"],
-    "cross_entropy": ["softmax", "linear", "pass"],
-}
+LOSS_OUTPUT_ACTIVATIONS = {name: [cls.fuses_with, "linear", "pass"]
+                           for name, cls in losses.LOSSES.items() if cls.fuses_with is not None}
 
 
 class ConfigError(InputError):
@@ -74,18 +73,6 @@ def _did_you_mean(word, candidates):
 
 def _join(path, key):
     return f"{path}.{key}" if path else key
-
-
-def _bounds_test(bounds):
-    """A predicate from bounds written as in a textbook: '> 0', '>= 0', 'in (0, 1)', 'in [0, 1)'."""
-    if bounds.startswith("in "):
-        low, high = (float(end) for end in bounds[4:-1].split(","))
-        above_low = operator.lt if bounds[3] == "(" else operator.le
-        below_high = operator.lt if bounds[-1] == ")" else operator.le
-        return lambda x: above_low(low, x) and below_high(x, high)
-    sign, limit = bounds.split()
-    compare = {">": operator.gt, ">=": operator.ge}[sign]
-    return lambda x: compare(x, float(limit))
 
 
 class _Run:
@@ -139,7 +126,7 @@ class Integer(Spec):
 
     def problem(self, value):
         # bool is a subclass of int in Python, but `"epochs": true` is a mistake
-        if isinstance(value, bool) or not isinstance(value, int) or value < self.minimum:
+        if not is_count(value, self.minimum):
             return self.must(self.description, value)
         return None
 
@@ -150,13 +137,13 @@ class Real(Spec):
     def __init__(self, bounds, **options):
         super().__init__(**options)
         self.bounds = bounds
-        self.within = _bounds_test(bounds)
+        self.within = within(bounds)
 
     def problem(self, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return self.must(f"a number {self.bounds}", value)
         # Python's json reads NaN and Infinity, which would poison training silently
-        if isinstance(value, float) and not math.isfinite(value):
+        if not is_number(value):
             return self.must("a finite number", value)
         if not self.within(value):
             return self.must(self.bounds, value)
@@ -326,37 +313,53 @@ def _mode_for_monitor(section, config):
     return "max" if str(section.get("monitor")).endswith("accuracy") else "min"
 
 
-_LR_SMALL, _LR_LARGE = Real("> 0", default=0.001), Real("> 0", default=0.01)
-_MOMENTUM = Real("in [0, 1)", default=0)
-_BETAS = ListOf(Real("in [0, 1)"), length=2, default=[0.9, 0.999])
-_EPS = Real("> 0", default=1e-8)
-_NO_WEIGHT_DECAY = Real(">= 0", default=0)
+def _constructor_defaults(cls):
+    """{argument: default} of a class's constructor, inspect.Parameter.empty where it has none."""
+    return {name: parameter.default for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if name not in ("self", "params", "optimizer")}
+
+
+def _option(make, default):
+    """The spec make() builds, with the constructor's default, or required when it has none."""
+    return make(required=True) if default is inspect.Parameter.empty else make(default=default)
+
+
+# The options of the optimizers and schedules: their names and defaults are read from the
+# constructors (optimizers.OPTIMIZERS, schedulers.SCHEDULERS), so AdamW's weight_decay of 0.01
+# and a new schedule's options are written once, in their own module. Here is only the kind
+# and the bounds of each option, which the constructors check the same way (utils.check_number).
+OPTION_SPECS = {
+    "lr": lambda **o: Real("> 0", **o),
+    "momentum": lambda **o: Real("in [0, 1)", **o),
+    "nesterov": lambda **o: Boolean(**o),
+    "alpha": lambda **o: Real("in (0, 1)", **o),
+    "betas": lambda default=None, **o: ListOf(Real("in [0, 1)"), length=2, default=list(default), **o),
+    "eps": lambda **o: Real("> 0", **o),
+    "weight_decay": lambda **o: Real(">= 0", **o),
+    "step_size": lambda **o: Integer(minimum=1, **o),
+    "gamma": lambda **o: Real("> 0", **o),
+    "eta_min": lambda **o: Real(">= 0", **o),
+    "factor": lambda **o: Real("in (0, 1)", **o),
+    "patience": lambda **o: Integer(minimum=0, **o),
+    "threshold": lambda **o: Real(">= 0", **o),
+    "min_lr": lambda **o: Real(">= 0", **o),
+    "monitor": lambda **o: Choice("monitor", MONITORS, **o),
+}
+# defaults that depend on the rest of the config, computed once it is known
+COMPUTED_DEFAULTS = {"t_max": Integer(minimum=1, default=_epochs),
+                     "mode": Choice("mode", MODES, default=_mode_for_monitor)}
 
 OPTIMIZER_OPTIONS = {
-    "sgd": {"lr": _LR_LARGE, "momentum": _MOMENTUM, "nesterov": Boolean(default=False),
-            "weight_decay": _NO_WEIGHT_DECAY},
-    "rmsprop": {"lr": _LR_LARGE, "momentum": _MOMENTUM, "alpha": Real("in (0, 1)", default=0.99),
-                "eps": _EPS, "weight_decay": _NO_WEIGHT_DECAY},
-    "adam": {"lr": _LR_SMALL, "betas": _BETAS, "eps": _EPS, "weight_decay": _NO_WEIGHT_DECAY},
-    # AdamW decouples the decay from the gradient, so a nonzero default is the point of it
-    "adamw": {"lr": _LR_SMALL, "betas": _BETAS, "eps": _EPS, "weight_decay": Real(">= 0", default=0.01)},
-}
+    name: {key: _option(OPTION_SPECS[key], default) for key, default in _constructor_defaults(cls).items()}
+    for name, cls in optimizers.OPTIMIZERS.items()}
 
-_WARMUP = {"warmup_epochs": Integer(minimum=0, default=0)}
-SCHEDULER_OPTIONS = {
-    "step": {"step_size": Integer(minimum=1, required=True), "gamma": Real("> 0", default=0.1), **_WARMUP},
-    "exponential": {"gamma": Real("> 0", required=True), **_WARMUP},
-    "cosine": {"t_max": Integer(minimum=1, default=_epochs), "eta_min": Real(">= 0", default=0), **_WARMUP},
-    "plateau": {
-        "factor": Real("in (0, 1)", default=0.1),
-        "patience": Integer(minimum=0, default=10),
-        "threshold": Real(">= 0", default=1e-4),
-        "min_lr": Real(">= 0", default=0),
-        "monitor": Choice("monitor", MONITORS, default="val_loss"),
-        "mode": Choice("mode", MODES, default=_mode_for_monitor),
-        **_WARMUP,
-    },
-}
+_WARMUP = {"warmup_epochs": Integer(minimum=0, default=0)}  # 0: no warm-up (schedulers.LinearWarmup)
+SCHEDULER_OPTIONS = {}
+for _name, (_cls, _arguments) in schedulers.SCHEDULERS.items():
+    _defaults = _constructor_defaults(_cls)
+    SCHEDULER_OPTIONS[_name] = {key: COMPUTED_DEFAULTS.get(key) or _option(OPTION_SPECS[key], _defaults[argument])
+                                for key, argument in _arguments.items()}
+    SCHEDULER_OPTIONS[_name].update(_WARMUP)
 
 # model.layers: the options of each layer type (layer_specs.py builds them). The channels of a
 # convolution are its input's, and a dense entry takes the options of a model.hidden_layers entry.
@@ -408,7 +411,7 @@ SCHEMA = Section({
     "training": Section({
         "loss": Choice("loss", LOSSES, default="cross_entropy"),
         "optimizer": Variant("optimizer", OPTIMIZERS, OPTIMIZER_OPTIONS,
-                             default={"name": "adam", "lr": 0.001}),
+                             default={"name": "adam"}),  # its options: Adam's own defaults
         "epochs": Integer(minimum=1, default=100),
         "batch_size": Integer(minimum=1, default=32),
         "shuffle": Boolean(default=True),

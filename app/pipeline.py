@@ -32,7 +32,7 @@ from app.training import Checkpoint, CheckpointError, EarlyStopping, TrainingDiv
 from datasets import (DataError, Dataset, Normalizer, delimiter_problem, header_hint, load_csv, parse_number,
     read_csv_rows, train_test_split)
 from metrics import accuracy, confusion_matrix, format_confusion_matrix, precision_recall_f1, regression_scores
-from utils import check_writable, format_number, make_rng, quote, short, write_atomic
+from utils import check_writable, format_number, is_number, make_rng, quote, short, write_atomic
 
 
 def resolve_path(path, config_path=None):
@@ -439,8 +439,7 @@ def _check_normalization(stats, width, field, bad):
     for key in ("shift", "scale"):
         values = stats.get(key)
         if (not isinstance(values, list) or len(values) != width
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                           for v in values)):
+                or not all(is_number(v) for v in values)):
             bad(field, needs)
     if not all(scale > 0 for scale in stats["scale"]):  # the features are divided by it
         bad(field, needs + ", each scale > 0")

@@ -25,7 +25,7 @@ import threading
 from app.checkpoints import (Checkpoint, CheckpointError, _is_count, _is_number,  # noqa: F401 (re-exported)
                              load_checkpoint, restore_training, save_checkpoint, training_state)
 from callbacks import Callback
-from utils import InputError
+from utils import InputError, check_count, check_number
 
 
 class TrainingDiverged(InputError, FloatingPointError):
@@ -55,10 +55,8 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, monitor="val_loss", patience=10, min_delta=0.0, restore_best=True, mode=None):
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"early stopping patience must be an integer >= 0, got {patience!r}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not min_delta >= 0:
-            raise ValueError(f"early stopping min_delta must be a number >= 0, got {min_delta!r}")
+        check_count(patience, "early stopping patience", 0)
+        check_number(min_delta, "early stopping min_delta", ">= 0")
         if mode is None:
             mode = "max" if str(monitor).endswith("accuracy") else "min"
         if mode not in ("min", "max"):

@@ -191,6 +191,15 @@ class DivergenceTest(FolderTestCase):
                            "learning rate (now 50", "Nothing was saved")
         self.assertNotIn("float range", err)
 
+    def test_mse_past_the_float_range_is_an_infinite_loss_for_the_guard_not_an_overflow_error(self):
+        # each square is finite (1e308) but their sum is not: math.fsum raised OverflowError, and
+        # main printed "a number grew beyond the float range; check the data"
+        from losses import MSE
+        loss = MSE().forward(Matrix([[1e154], [1.2e154]]), Matrix([[0.0], [0.0]]))
+        self.assertEqual(loss, math.inf)
+        self.assertEqual(BinaryCrossEntropy().forward(Matrix([[1e308], [1.5e308]]), Matrix([[0.0], [0.0]])),
+                         math.inf)
+
     def test_a_run_whose_test_scores_are_not_finite_saves_nothing(self):
         config = self.config()
         original = pipeline.evaluate

@@ -276,11 +276,11 @@ class CommonBehaviourTest(OptimizerTestCase):
     def test_bad_hyper_parameters_are_rejected(self):
         param = [Parameter(Matrix([[1.0]]))]
         cases = [
-            (lambda: SGD(param, lr=0), r"learning rate lr must be a number in \(0.0, inf\), got 0"),
+            (lambda: SGD(param, lr=0), r"learning rate lr must be a number > 0, got 0"),
             (lambda: SGD(param, lr=-0.1), "learning rate lr"),
             (lambda: SGD(param, lr=float("nan")), "learning rate lr"),
             (lambda: SGD(param, lr="0.1"), "learning rate lr"),
-            (lambda: SGD(param, momentum=1.0), r"momentum must be a number in \[0.0, 1.0\)"),
+            (lambda: SGD(param, momentum=1.0), r"momentum must be a number in \[0, 1\), got 1.0"),
             (lambda: SGD(param, weight_decay=-1), "weight_decay"),
             (lambda: RMSprop(param, alpha=1.0), "alpha"),
             (lambda: RMSprop(param, eps=0), "eps"),

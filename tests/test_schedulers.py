@@ -111,7 +111,7 @@ class ScheduleFormulaTest(unittest.TestCase):
     def test_bad_options_are_reported_with_the_allowed_range(self):
         with self.assertRaisesRegex(ValueError, "step_size"):
             StepLR(_Optimizer(0.1), step_size=0)
-        with self.assertRaisesRegex(ValueError, r"factor must be a number in \(0.0, 1.0\)"):
+        with self.assertRaisesRegex(ValueError, r"factor must be a number in \(0, 1\), got 1.5"):
             ReduceLROnPlateau(_Optimizer(0.1), factor=1.5)
 
 
