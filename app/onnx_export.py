@@ -14,7 +14,11 @@ predicted values in the target's own units (batch, targets). Node by node:
              Conv2d/1d, MaxPool, AvgPool, BatchNorm2d: Reshape(x, [0, C, H, W]) (0 keeps the batch),
                           the op (Conv, MaxPool, AveragePool, BatchNormalization), Reshape(y, [0, -1])
              GlobalAvgPool  Reshape(x, [0, C, -1]) then ReduceMean over axis 2
-             (Embedding, PositionwiseDense, RNN, LSTM and GRU have no ONNX form here yet)
+             Embedding    Cast(x, int64), Gather(weight, ids), Reshape [0, -1]
+             PositionwiseDense  Reshape [0, -1, in], MatMul(W (in, out)), Add(bias), Reshape [0, -1]
+             RNN, LSTM, GRU  Reshape [0, -1, D], Transpose to (T, n, D), the ONNX op with torch's
+                          gate blocks reordered (LSTM i f g o -> i o f c, GRU r z n -> z r h,
+                          linear_before_reset=1), then every step's output or the last
           -> the prediction head (export.output_steps): Softmax or Sigmoid for a model that outputs
              scores, [1 - p, p] for a single sigmoid unit, y * scale + shift for a normalized target
           -> output
@@ -120,6 +124,59 @@ def _batch_norm_2d(index, module, x, out, constant):
                 index, f"{index}.shifted", out, constant)
 
 
+def _embedding(index, module, x, out, constant):
+    ids = f"{index}.ids"
+    return [("Cast", [x], ids, {"to": 7}),  # the ids come as numbers like every input; Gather takes int64
+            ("Gather", [f"{index}.weight", ids], f"{index}.vectors", {"axis": 0})] + _flat(
+                index, f"{index}.vectors", out, constant)
+
+
+def _positionwise(index, module, x, out, constant):
+    n_in, n_out = module["in_features"], module["out_features"]
+    steps = constant(f"{index}.steps_shape", [0, -1, n_in], dtype="I64")
+    weight = constant.state[f"{index}.weight"].values  # (out, in): MatMul wants (in, out)
+    matrix = constant(f"{index}.weight_in_out", [weight[o * n_in + i] for i in range(n_in) for o in range(n_out)],
+                      shape=(n_in, n_out))
+    nodes = [("Reshape", [x, steps], f"{index}.steps", {}), ("MatMul", [f"{index}.steps", matrix], f"{index}.y", {})]
+    y = f"{index}.y"
+    if module["bias"]:
+        nodes.append(("Add", [y, f"{index}.bias"], f"{index}.y_bias", {}))
+        y = f"{index}.y_bias"
+    return nodes + _flat(index, y, out, constant)
+
+
+# torch's gate blocks -> ONNX's: LSTM i, f, g, o -> i, o, f, c; GRU r, z, n -> z, r, h
+_GATE_ORDER = {"RNN": [0], "LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2]}
+
+
+def _recurrent(index, module, x, out, constant):
+    kind, size, hidden = module["module"], module["input_size"], module["hidden_size"]
+    order = _GATE_ORDER[kind]
+    width = len(order) * hidden
+
+    def reordered(name, columns):  # the rows of a (G*H, columns) tensor, gate block by gate block
+        values = constant.state[f"{index}.{name}"].values
+        return [v for block in order for v in values[block * hidden * columns:(block + 1) * hidden * columns]]
+
+    w = constant(f"{index}.W", reordered("weight_ih_l0", size), shape=(1, width, size))
+    r = constant(f"{index}.R", reordered("weight_hh_l0", hidden), shape=(1, width, hidden))
+    b = constant(f"{index}.B", reordered("bias_ih_l0", 1) + reordered("bias_hh_l0", 1), shape=(1, 2 * width))
+    attributes = {"hidden_size": hidden}
+    if kind == "GRU":
+        attributes["linear_before_reset"] = 1  # torch: r * (W_hn h + b_hn), not W_hn (r * h) + b_hn
+    if kind == "RNN" and module["nonlinearity"] == "relu":
+        attributes["activations"] = ["Relu"]
+    steps = constant(f"{index}.steps_shape", [0, -1, size], dtype="I64")
+    nodes = [("Reshape", [x, steps], f"{index}.steps", {}),
+             ("Transpose", [f"{index}.steps"], f"{index}.time_major", {"perm": [1, 0, 2]}),  # (T, n, D)
+             (kind, [f"{index}.time_major", w, r, b], [f"{index}.Y", f"{index}.Y_h"], attributes)]
+    if module["return_sequences"]:  # Y (T, 1, n, H) -> (n, T, 1, H) -> rows of T * H
+        nodes.append(("Transpose", [f"{index}.Y"], f"{index}.batch_major", {"perm": [2, 0, 1, 3]}))
+        return nodes + _flat(index, f"{index}.batch_major", out, constant)
+    last = constant(f"{index}.last_shape", [-1, hidden], dtype="I64")
+    return nodes + [("Reshape", [f"{index}.Y_h", last], out, {})]  # Y_h (1, n, H) -> (n, H)
+
+
 def _plain(op_type, attributes=None):
     return lambda index, module, x, out, constant: [(op_type, [x], out, dict(attributes or {}))]
 
@@ -143,6 +200,11 @@ ONNX_FORMS = {
     "GlobalAvgPool": _global_pool,
     "BatchNorm2d": _batch_norm_2d,
     "Flatten": _plain("Identity"),  # a sample is one row already
+    "Embedding": _embedding,
+    "PositionwiseLinear": _positionwise,
+    "RNN": _recurrent,
+    "LSTM": _recurrent,
+    "GRU": _recurrent,
 }
 
 
@@ -202,7 +264,8 @@ def onnx_model(network, steps, file_metadata, dtype="F32"):
     nodes[-1][2] = "output"  # no node reads the last one's result, so it can take the graph's output name
     # only the constants some node reads: not num_batches_tracked, nor a float64 BatchNorm's running_var
     used = {name for _, inputs, _, _ in nodes for name in inputs}
-    nodes = [onnx_io.node_proto(op_type, inputs, [output], f"{op_type}_{number}", attributes)
+    nodes = [onnx_io.node_proto(op_type, inputs, output if isinstance(output, list) else [output],
+                                f"{op_type}_{number}", attributes)
              for number, (op_type, inputs, output, attributes) in enumerate(nodes)]
     initializers = [onnx_io.tensor_proto(name, t.dtype, t.shape, encode_values(t, name))
                     for name, t in constant.tensors.items() if name in used]

@@ -20,7 +20,8 @@ The messages used (field numbers from onnx.proto):
     OperatorSetIdProto  domain 1, version 2
     GraphProto          node 1, name 2, initializer 5, doc_string 10, input 11, output 12
     NodeProto           input 1, output 2, name 3, op_type 4, attribute 5
-    AttributeProto      name 1, f 2, i 3, s 4, ints 8, type 20 (FLOAT 1, INT 2, STRING 3, INTS 7)
+    AttributeProto      name 1, f 2, i 3, s 4, ints 8, strings 9, type 20 (FLOAT 1, INT 2, STRING 3,
+                        INTS 7, STRINGS 8)
     TensorProto         dims 1, data_type 2, name 8, raw_data 9 (FLOAT 1, INT64 7, DOUBLE 11)
     ValueInfoProto      name 1, type 2 -> TypeProto tensor_type 1 -> elem_type 1, shape 2
     TensorShapeProto    dim 1 -> Dimension dim_value 1 | dim_param 2
@@ -31,7 +32,7 @@ import struct
 
 # ONNX TensorProto.DataType numbers for the safetensors dtypes used here
 ONNX_DTYPES = {"F32": 1, "I64": 7, "F64": 11}
-_ATTRIBUTE_FLOAT, _ATTRIBUTE_INT, _ATTRIBUTE_STRING, _ATTRIBUTE_INTS = 1, 2, 3, 7
+_ATTRIBUTE_FLOAT, _ATTRIBUTE_INT, _ATTRIBUTE_STRING, _ATTRIBUTE_INTS, _ATTRIBUTE_STRINGS = 1, 2, 3, 7, 8
 IR_VERSION = 7  # the IR version of opset 13 (ONNX 1.8)
 OPSET = 13
 
@@ -90,7 +91,7 @@ def tensor_proto(name, dtype, dims, raw):
 
 
 def attribute_proto(name, value):
-    """AttributeProto of an int, a float, a string or a list of ints."""
+    """AttributeProto of an int, a float, a string, or a list of ints or of strings."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str, list, tuple)):
         raise TypeError(f"attribute {name}: cannot encode {value!r}")
     if isinstance(value, int):
@@ -99,6 +100,8 @@ def attribute_proto(name, value):
         body, kind = float_field(2, value), _ATTRIBUTE_FLOAT
     elif isinstance(value, str):
         body, kind = bytes_field(4, value.encode("utf-8")), _ATTRIBUTE_STRING
+    elif all(isinstance(v, str) for v in value):  # strings: field 9, one per value
+        body, kind = b"".join(bytes_field(9, v.encode("utf-8")) for v in value), _ATTRIBUTE_STRINGS
     else:  # ints: written unpacked, one field per value, as the onnx package writes them
         body, kind = b"".join(int_field(8, v) for v in value), _ATTRIBUTE_INTS
     return string_field(1, name) + body + int_field(20, kind)

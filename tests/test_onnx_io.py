@@ -76,6 +76,8 @@ class OnnxMessageTest(unittest.TestCase):
         # name "p", ints 1, 2 (field 8, one field per value), type INTS = 7
         self.assertEqual(onnx_io.attribute_proto("p", [1, 2]), hexbytes("0a 01 70  40 01  40 02  a0 01 07"))
         self.assertEqual(onnx_io.attribute_proto("s", "ab"), hexbytes("0a 01 73  22 02 61 62  a0 01 03"))
+        # strings: field 9 per value, type STRINGS = 8
+        self.assertEqual(onnx_io.attribute_proto("a", ["Relu"]), hexbytes("0a 01 61  4a 04 52 65 6c 75  a0 01 08"))
 
     def test_a_node_with_an_attribute_nests_it_length_delimited(self):
         attribute = onnx_io.attribute_proto("axis", 1)  # 11 bytes
