@@ -243,7 +243,7 @@ register_model("rnn", "sequence", _recurrent_builder(RNN), "Elman RNN (tanh)",
                context=16, embedding=24, hidden=64, steps=1000, batch_size=32, lr=0.01, schedule="linear", clip=5.0,
                weight_decay=0.0)
 register_model("lstm", "sequence", _recurrent_builder(LSTM), "LSTM",
-               context=16, embedding=24, hidden=48, steps=500, batch_size=32, lr=0.01, schedule="linear", clip=5.0,
+               context=16, embedding=24, hidden=64, steps=800, batch_size=32, lr=0.01, schedule="linear", clip=5.0,
                weight_decay=0.0)
 register_model("gru", "sequence", _recurrent_builder(GRU), "GRU",
                context=16, embedding=24, hidden=64, steps=800, batch_size=32, lr=0.01, schedule="linear", clip=5.0,
