@@ -123,9 +123,6 @@ class Matrix:
         matrix.shape = (len(rows), len(rows[0]) if n_cols is None else n_cols)
         return matrix
 
-    # the name from_rows had before it was public; kept for code written against it
-    _wrap = from_rows
-
     # ------------------------------------------------------------ construction
     @classmethod
     def zeros(cls, n_rows, n_cols):
