@@ -3,7 +3,7 @@
     python main.py                          train with config.json
     python main.py --config other.json      train with another config
     python main.py --diagnose               ... and report per layer how the gradients flow
-    python main.py --resume checkpoint.json continue a run from its checkpoint
+    python main.py --resume model_checkpoint.json   continue a run from its checkpoint
     python main.py explain                  one training step of a tiny network, number by number
     python main.py explain --autograd       the same step as a computation graph, node by node
     python main.py predict --model model.json --input rows.csv    a saved model's answer for each row

@@ -367,7 +367,8 @@ class ReadmeNumbersTest(unittest.TestCase):
 
     def test_the_predict_example_uses_a_file_that_is_shipped(self):
         self.assertIn("python main.py predict --model model.json --input data/new_rows.csv", self.readme)
-        header = open(os.path.join(ROOT, "data", "new_rows.csv"), encoding="utf-8").readline().strip().split(",")
+        with open(os.path.join(ROOT, "data", "new_rows.csv"), encoding="utf-8") as f:
+            header = f.readline().strip().split(",")
         self.assertEqual(sorted(header), sorted(IRIS_LINES[0].split(",")[:4]))
         self.assertNotIn("0.9667", self.readme)
         self.assertNotIn("0.4512", self.readme)
