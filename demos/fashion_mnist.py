@@ -35,7 +35,7 @@ if REPO_ROOT not in sys.path:
 
 from activations import ReLU, Softmax  # noqa: E402  (needs the repo root on sys.path)
 from conv import Conv2D  # noqa: E402
-from idx import IDXError, load_images  # noqa: E402
+from idx import load_images  # noqa: E402
 from layers import Dense, seed as seed_layers  # noqa: E402
 from losses import CrossEntropy  # noqa: E402
 from network import Network  # noqa: E402
@@ -46,7 +46,7 @@ from app.progress import Progress  # noqa: E402
 from app.checkpoints import CHECKPOINT_FORMAT  # noqa: E402
 from app.training import Checkpoint, TrainingInterrupted, load_checkpoint, standard_callbacks  # noqa: E402
 from metrics import confusion_matrix  # noqa: E402
-from utils import check_writable, make_rng, read_json  # noqa: E402
+from utils import InputError, check_writable, make_rng, read_json  # noqa: E402
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -66,7 +66,7 @@ HOW_TO_GET = ("download the four .gz files of https://github.com/zalandoresearch
               "or pass --data DIR; --quick runs on the small slice committed in the repository")
 
 
-class CommandLineError(Exception):
+class CommandLineError(InputError):
     """A mistake on the command line itself (unknown option, bad value)."""
 
 
@@ -295,7 +295,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except (CommandLineError, IDXError, ValueError, OSError, FloatingPointError) as error:
+    except InputError as error:  # the user's mistake (IDXError too); any other exception is a bug: traceback
         print(f"error: {str(error).splitlines()[0] if str(error) else error}", file=sys.stderr)
         return 2
     return 0

@@ -16,7 +16,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from idx import IDXError, load_images, write_idx  # noqa: E402
+from idx import load_images, write_idx  # noqa: E402
+from utils import InputError  # noqa: E402
 from demos.fashion_mnist import DATA_DIR, FILES, SLICE_PREFIX  # noqa: E402
 
 PER_CLASS = {"train": 300, "test": 100}
@@ -55,10 +56,13 @@ def main(argv=None):
     parser.add_argument("--target", default=DATA_DIR, metavar="DIR", help="where the slice goes (data/fashion-mnist/)")
     args = parser.parse_args(argv)
     try:
-        os.makedirs(args.target, exist_ok=True)
+        try:
+            os.makedirs(args.target, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"{args.target}: cannot make the folder ({error.strerror or error})") from None
         for path in write_slice(args.source, args.target):
             print(f"wrote {path} ({os.path.getsize(path):,} bytes)")
-    except (IDXError, ValueError, OSError) as error:
+    except InputError as error:  # IDXError is one; any other exception is a bug and keeps its traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

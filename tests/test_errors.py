@@ -25,7 +25,7 @@ from app import pipeline  # noqa: E402
 from app.config import ConfigError  # noqa: E402
 from app.training import CheckpointError, TrainingDiverged  # noqa: E402
 from datasets import DataError  # noqa: E402
-from demos import square_detector  # noqa: E402
+from demos import fashion_mnist, square_detector  # noqa: E402
 from demos.square_drawing import DisplayUnavailable  # noqa: E402
 from demos.square_shapes import ImageFileError  # noqa: E402
 from network import ModelFileError  # noqa: E402
@@ -52,7 +52,8 @@ def run_in_process(function, argv):
 class InputErrorClassesTest(unittest.TestCase):
     def test_every_input_error_derives_from_one_base(self):
         for error in (ConfigError, DataError, ModelFileError, CheckpointError, TrainingDiverged,
-                      main.CommandLineError, square_detector.CommandLineError, ImageFileError,
+                      main.CommandLineError, square_detector.CommandLineError, fashion_mnist.CommandLineError,
+                      ImageFileError,
                       DisplayUnavailable):
             with self.subTest(error=error.__name__):
                 self.assertTrue(issubclass(error, InputError))
