@@ -14,7 +14,7 @@ import math
 import random
 from operator import mul
 
-from layers import Layer, Parameter, default_rng, flat_size
+from layers import Layer, Parameter, _positive_int, default_rng, flat_size
 from matrix import Matrix
 from normalization import sequences_of, steps_of
 
@@ -56,12 +56,6 @@ def softmax_backward(weights, grad_weights):
 def _columns(rows, start, width):
     """The (T, width) matrix of columns start..start+width-1 of `rows`."""
     return Matrix.from_rows([row[start:start + width] for row in rows], width)
-
-
-def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return value
 
 
 class MultiHeadSelfAttention(Layer):
@@ -124,7 +118,7 @@ class MultiHeadSelfAttention(Layer):
         self.n_samples = 0
 
     def forward(self, x, training=False):
-        size, n_heads, head_dim = self.embed_dim, self.num_heads, self.head_dim
+        size, head_dim = self.embed_dim, self.head_dim
         n_samples = x.shape[0]
         tokens = steps_of(x, size, repr(self))  # (n * T, D)
         steps = tokens.shape[0] // n_samples

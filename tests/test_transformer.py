@@ -2,7 +2,6 @@
 against finite differences, slow references and (when installed) PyTorch; saving and summary."""
 
 import json
-import math
 import os
 import random
 import sys
