@@ -1,6 +1,7 @@
 """Train each data set's config on five seeded splits and print one table of test scores.
 
-    python demos/benchmark_datasets.py                     all four data sets, seeds 0-4
+    python demos/benchmark_datasets.py                     every config, seeds 0-4 (the digits CNN takes
+                                                           most of the time: minutes per split)
     python demos/benchmark_datasets.py --only iris digits  some of them
     python demos/benchmark_datasets.py --seeds 0 1         other seeds
 
