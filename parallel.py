@@ -1,0 +1,370 @@
+"""Data parallelism over processes: each batch split across N workers, one optimizer step.
+
+    DataParallel(network, workers=2, seed=0).fit(X, Y, loss, optimizer, epochs, ...)
+
+trains `network` (its own layers, in place) exactly as network.fit does, with the same
+callbacks, but every training batch of n rows is cut into N contiguous shards of about
+n / N rows, and worker k runs forward and backward on shard k. The math of one step:
+
+    main:      write every parameter into the shared weight buffer (float64)
+    worker k:  Y_k = forward(X[rows_k])                     (rows_k: row indices, not rows)
+    main:      Y = [Y_1; ...; Y_N]   L = loss(Y, T) + penalty   G = dL/dY   (n, out)
+    worker k:  backward(G[rows of shard k]) -> dL/dθ from its shard, into its own gradient region
+    main:      dL/dθ = g_1 + g_2 + ... + g_N   (in worker order), then optimizer.step()
+
+The loss and dL/dY are the single-process ones (the loss sees the whole batch, so a mean
+over rows is the batch's mean), and the shards' weight gradients X_k^T G_k add up to
+X^T G: the result differs from one process only in the order of the sums, and a run is
+bit-for-bit repeatable for a given N (the shards and the order of the sum are fixed).
+
+The workers are forked when fit starts, so they inherit the training data (no copy is
+sent) and the network; per batch only row indices, the shard's outputs and its slice of
+dL/dY go through a pipe (as marshal bytes: numbers and lists only, never pickle). Weights and gradients, the large part, go through
+multiprocessing.shared_memory as float64 buffers: one weight region written by the main
+process, and one gradient region per worker, written only by that worker.
+
+Dropout in worker k draws from its own generator, seeded from (seed, k). The L1/L2 penalty
+gradient is added once (by worker 1's shard only). BatchNorm is refused: its mean and
+variance would be each shard's, not the batch's. A worker that dies raises WorkerError
+(a RuntimeError); a worker's own exception is re-raised with its traceback. Ctrl-C is left
+to the main process (workers ignore SIGINT), and the workers are stopped when fit ends,
+however it ends. Needs the "fork" start method (Linux, macOS): elsewhere it refuses.
+"""
+
+import gc
+import marshal
+import multiprocessing
+import multiprocessing.connection
+import os
+import random
+import signal
+import traceback
+from array import array
+from itertools import chain
+
+from callbacks import Callback
+from matrix import Matrix
+from network import Network
+
+try:
+    from multiprocessing import shared_memory
+except ImportError:  # pragma: no cover (CPython 3.8+ and PyPy 3.8+ have it)
+    shared_memory = None
+
+DOUBLE = 8  # bytes of a float64
+
+
+class WorkerError(RuntimeError):
+    """A worker process died (killed, out of memory) or stopped answering; training ended there.
+
+    `run` is the TrainingRun it happened in (or None): its weights, optimizer and position are
+    those after the last completed batch, so an application can save a checkpoint from it."""
+
+    def __init__(self, message, run=None):
+        super().__init__(message)
+        self.run = run
+
+
+def walk_layers(layers):
+    """Every layer, and every layer inside a container (Residual's sublayers), depth first."""
+    for layer in layers:
+        yield layer
+        yield from walk_layers(_sublayers(layer))
+
+
+def _sublayers(layer):
+    sublayers = getattr(layer, "sublayers", None)
+    return list(sublayers()) if sublayers is not None else []
+
+
+def check_parallel(network, workers):
+    """ValueError when `network` cannot be trained by `workers` processes, saying why."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    for layer in walk_layers(network.layers):
+        # a container (Residual) has batch_statistics when a layer inside does: that one is named
+        if workers > 1 and layer.batch_statistics and not _sublayers(layer):
+            raise ValueError(f"{layer!r} cannot be trained with workers > 1: its mean and variance would "
+                             "be taken over each worker's share of the batch, not over the batch (use workers 1, "
+                             "or a LayerNorm, whose statistics are per row)")
+    if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        raise ValueError("workers > 1 needs the 'fork' start method of multiprocessing (Linux, macOS), so that "
+                         "the workers inherit the data; this platform has only "
+                         f"{', '.join(multiprocessing.get_all_start_methods())}: use workers 1")
+    if workers > 1 and shared_memory is None:
+        raise ValueError("workers > 1 needs multiprocessing.shared_memory, which this Python lacks: use workers 1")
+
+
+def shard_bounds(n, workers):
+    """(start, stop) of each worker's contiguous share of n rows: sizes differ by at most one,
+    and a batch smaller than `workers` leaves the last workers without rows (empty shards)."""
+    return [(k * n // workers, (k + 1) * n // workers) for k in range(workers)]
+
+
+class _Layout:
+    """Where each parameter lives in a flat float64 region: (offset, rows, cols)."""
+
+    def __init__(self, parameters):
+        self.slots, offset = [], 0
+        for p in parameters:
+            n_rows, n_cols = p.value.shape
+            self.slots.append((offset, n_rows, n_cols))
+            offset += n_rows * n_cols
+        self.size = offset
+
+    def write(self, view, base, matrices):
+        for (offset, _, _), matrix in zip(self.slots, matrices):
+            start = base + offset
+            view[start:start + matrix.shape[0] * matrix.shape[1]] = array("d", chain.from_iterable(matrix.rows))
+
+    def read(self, view, base, index):
+        offset, n_rows, n_cols = self.slots[index]
+        flat = view[base + offset:base + offset + n_rows * n_cols].tolist()
+        return Matrix.from_rows([flat[i:i + n_cols] for i in range(0, n_rows * n_cols, n_cols)], n_cols)
+
+
+class _RunWatcher(Callback):
+    """The callback DataParallel adds first: it hands the parallel forward the TrainingRun, whose
+    `rows` are the row indices of the batch fit has just taken (X_batch)."""
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def on_train_begin(self, run):
+        self.owner._run = run
+
+
+class DataParallel:
+    """`network`, trained by `workers` processes (see the module's docstring).
+
+    Everything but fit, forward and backward is the network's own (save, predict, evaluate,
+    parameters, ...): a DataParallel is what fit and its callbacks see as run.network."""
+
+    def __init__(self, network, workers=2, seed=0):
+        check_parallel(network, workers)
+        self.network, self.workers, self.seed = network, workers, seed
+        self._run = None
+        self._pool = None
+        self._shards = None
+
+    def __getattr__(self, name):
+        if name == "network":  # before __init__ set it (copying, unpickling)
+            raise AttributeError(name)
+        return getattr(self.network, name)
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, Y, loss, optimizer, epochs, batch_size=32, shuffle=True, validation_data=None,
+            rng=None, callbacks=()):
+        """network.fit, with each batch's forward and backward shared by the workers; returns the history."""
+        self._pool = _Pool(self.network, X, self.workers, self.seed)
+        try:
+            return Network.fit(self, X, Y, loss, optimizer, epochs, batch_size=batch_size, shuffle=shuffle,
+                               validation_data=validation_data, rng=rng, callbacks=[_RunWatcher(self)] + list(callbacks))
+        finally:
+            pool, self._pool, self._run, self._shards = self._pool, None, None, None
+            pool.close()
+
+    def forward(self, X, training=False, layers=None):
+        """In training inside fit: the batch's output, gathered from the workers' shards.
+        Otherwise (inference, evaluation): the network's own forward, in this process."""
+        run, self._shards = self._run, None
+        if not training or self._pool is None or run is None or X is not run.X_batch:
+            return self.network.forward(X, training, layers)
+        n_layers = len(self.network.layers if layers is None else layers)
+        self._shards = self._pool.forward(run.rows, n_layers, run)
+        return Matrix.from_rows([row for rows in self._shards for row in rows], self._shards_width)
+
+    def backward(self, grad, layers=None, input_grad=True):
+        """After a parallel forward: each worker's slice of grad back through its shard, the
+        parameter gradients summed in worker order into every Parameter.grad; returns None."""
+        if self._shards is None:
+            return self.network.backward(grad, layers, input_grad)
+        if input_grad:
+            raise ValueError("DataParallel.backward computes parameter gradients only (input_grad=False)")
+        self._pool.backward(grad, [len(rows) for rows in self._shards], self._run)
+        self._shards = None
+        return None
+
+    @property
+    def _shards_width(self):
+        return self._pool.output_width
+
+
+class _Pool:
+    """The worker processes of one fit, their pipes and the shared buffers; close() ends them."""
+
+    def __init__(self, network, X, workers, seed):
+        self.network, self.workers = network, workers
+        self.parameters = network.parameters()
+        self.layout = _Layout(self.parameters)
+        self.processes, self.connections, self.memory = [], [], None
+        self.active = 0
+        self.output_width = None
+        context = multiprocessing.get_context("fork")
+        size = max(1, self.layout.size * (1 + workers)) * DOUBLE
+        self.memory = shared_memory.SharedMemory(create=True, size=size)
+        try:
+            self.view = self.memory.buf.cast("d")
+            parent = os.getpid()
+            for k in range(workers):
+                mine, theirs = context.Pipe()
+                process = context.Process(target=_worker, name=f"DataParallel worker {k + 1}",
+                                          args=(k, theirs, [c for c in self.connections] + [mine], network, X,
+                                                self.memory, self.layout, seed, parent), daemon=True)
+                process.start()
+                theirs.close()
+                self.processes.append(process)
+                self.connections.append(mine)
+        except BaseException:
+            self.close()
+            raise
+
+    # -------------------------------------------------------------- messages
+    def _send(self, k, message, run):
+        try:
+            self.connections[k].send_bytes(marshal.dumps(message))
+        except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+            raise self._died(k, run) from None
+
+    def _receive(self, k, run):
+        connection, process = self.connections[k], self.processes[k]
+        ready = multiprocessing.connection.wait([connection, process.sentinel])
+        if connection in ready:
+            try:
+                reply = marshal.loads(connection.recv_bytes())
+            except (EOFError, ConnectionResetError, OSError):
+                raise self._died(k, run) from None
+            if reply[0] == "error":
+                raise RuntimeError(f"DataParallel worker {k + 1} failed:\n{reply[1]}")
+            return reply
+        raise self._died(k, run)
+
+    def _died(self, k, run):
+        process = self.processes[k]
+        process.join(timeout=1.0)
+        code = process.exitcode
+        if code is None:
+            how = "stopped answering"
+        elif code < 0:
+            try:
+                how = f"was killed by signal {-code} ({signal.Signals(-code).name})"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with status {code}"
+        where = f" during batch {run.batch} of epoch {run.epoch}" if run is not None and run.batch else ""
+        return WorkerError(f"training worker {k + 1} of {self.workers} (pid {process.pid}) {how}{where}; "
+                           "training stopped before that batch's step", run)
+
+    # ---------------------------------------------------------------- a step
+    def forward(self, rows, n_layers, run):
+        """Write the weights, hand each worker its shard's row indices; returns the shards' output rows."""
+        self.layout.write(self.view, 0, [p.value for p in self.parameters])
+        bounds = [b for b in shard_bounds(len(rows), self.workers) if b[1] > b[0]]
+        self.active = len(bounds)
+        for k, (start, stop) in enumerate(bounds):
+            self._send(k, ("forward", rows[start:stop], n_layers), run)
+        shards = []
+        for k in range(self.active):
+            _, out_rows, width = self._receive(k, run)
+            shards.append(out_rows)
+            self.output_width = width
+        return shards
+
+    def backward(self, grad, sizes, run):
+        start = 0
+        for k, size in enumerate(sizes):
+            self._send(k, ("backward", grad.rows[start:start + size], grad.shape[1]), run)
+            start += size
+        for k in range(len(sizes)):
+            self._receive(k, run)
+        view, layout, size = self.view, self.layout, self.layout.size
+        for index, p in enumerate(self.parameters):
+            total = layout.read(view, size, index)
+            for k in range(1, len(sizes)):
+                part = layout.read(view, size * (k + 1), index)
+                total = Matrix.from_rows([[a + b for a, b in zip(r, s)] for r, s in zip(total.rows, part.rows)],
+                                         total.shape[1])
+            p.grad = total
+
+    # -------------------------------------------------------------- the end
+    def close(self):
+        """Stop every worker (asked, then terminated, then killed) and free the shared memory."""
+        for connection in self.connections:
+            try:
+                connection.send_bytes(marshal.dumps(("stop",)))
+            except (OSError, EOFError, ValueError):
+                pass
+        for process in self.processes:
+            process.join(timeout=2.0)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=2.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for connection in self.connections:
+            connection.close()
+        self.processes, self.connections = [], []
+        if self.memory is not None:
+            if getattr(self, "view", None) is not None:
+                self.view.release()
+                self.view = None
+            try:
+                self.memory.close()
+            except BufferError:  # a slice of the view not yet collected (PyPy): collect, try once more
+                gc.collect()
+                try:
+                    self.memory.close()
+                except BufferError:
+                    pass
+            self.memory.unlink()
+            self.memory = None
+
+
+# ------------------------------------------------------------------ a worker
+def _worker(k, connection, inherited, network, X, memory, layout, seed, parent):
+    """Worker k's loop: forward a shard, backward its slice of dL/dY, until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    for other in inherited:  # the main process's ends of every pipe: EOF must reach us if it dies
+        other.close()
+    parameters = network.parameters()
+    generator = random.Random(f"DataParallel dropout: seed {seed}, worker {k}")
+    for layer in walk_layers(network.layers):
+        if type(layer).__name__ == "Dropout":
+            layer.rng = generator
+        if k > 0 and (getattr(layer, "l1", 0.0) or getattr(layer, "l2", 0.0)):
+            layer.l1 = layer.l2 = 0.0  # the penalty's gradient is added once, by worker 1
+    view = memory.buf.cast("d")
+    base = layout.size * (k + 1)
+    layers = None
+    try:
+        while True:
+            if not connection.poll(0.5):
+                if os.getppid() != parent:
+                    return
+                continue
+            message = marshal.loads(connection.recv_bytes())
+            if message[0] == "stop":
+                return
+            if message[0] == "forward":
+                _, rows, n_layers = message
+                for index, p in enumerate(parameters):
+                    p.value = layout.read(view, 0, index)
+                layers = network.layers[:n_layers]
+                output = network.forward(X.take(rows), training=True, layers=layers)
+                connection.send_bytes(marshal.dumps(("output", output.rows, output.shape[1])))
+            else:
+                _, grad_rows, width = message
+                network.backward(Matrix.from_rows(grad_rows, width), layers=layers, input_grad=False)
+                layout.write(view, base, [p.grad for p in parameters])
+                connection.send_bytes(marshal.dumps(("done",)))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return
+    except BaseException:
+        try:
+            connection.send_bytes(marshal.dumps(("error", traceback.format_exc())))
+        except OSError:
+            pass
+    finally:
+        view.release()
