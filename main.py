@@ -26,11 +26,12 @@ from app import explain, explain_graph
 from app import export
 from app import pipeline
 from app.charts import save_svg
-from app.config import load_config
+from app.config import check_workers, load_config
 from app.progress import loss_text_chart, training_chart_svg
 from app.report import ReportCollector, report_html
 from app.training import TrainingDiverged, TrainingInterrupted, load_checkpoint
 from datasets import DataError
+from parallel import WorkerError
 from utils import InputError, quote, write_atomic
 
 
@@ -68,6 +69,9 @@ def train_parser():
                         help="write a one-file HTML report of the run: curves, weight and gradient histograms, "
                              "gradient norms, confusion matrix, mistakes (default PATH: beside the model, "
                              "MODEL_report.html)")
+    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                        help="share each batch among N worker processes (default: the config's "
+                             "training.workers, 1; see docs/performance.md)")
     parser.add_argument("--resume", metavar="CHECKPOINT",
                         help="continue the run saved in this checkpoint, with the config saved in it")
     return parser
@@ -92,6 +96,9 @@ def run_train(args):
     else:
         config_path = args.config or "config.json"
         config = load_config(config_path)
+    if args.workers is not None:
+        config["training"]["workers"] = args.workers
+        check_workers(config)
     if args.report is not None:  # --report, or --report PATH
         config["output"]["report"] = args.report or pipeline.report_path(config)
     model_path, plot = config["output"]["model_path"], pipeline.chart_path(config)
@@ -132,6 +139,17 @@ def _write_report(collector, history, scores, score_lines, summary, config, conf
                                    pipeline.chart_title(config, config_path, network),
                                    pipeline.chart_marks(network), config["data"]["path"]))
     print(f"report saved to {path}", file=sys.stderr if collector.error else sys.stdout)
+
+
+def _positive_int(text):
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {quote(text)}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {quote(text)}")
+    return value
 
 
 def _positive_number(text):
@@ -297,6 +315,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted; nothing was saved", file=sys.stderr)
         return 130
+    except WorkerError as error:  # a worker process died: not bad input, but one line, no traceback
+        print(error_line(error), file=sys.stderr)
+        if getattr(error, "checkpoint_path", None):
+            print(f"continue with: python main.py --resume {error.checkpoint_path}", file=sys.stderr)
+        return 1
     except InputError as error:
         # one line, no traceback: a mistake in what the user gave us, not a bug. Anything
         # else (an IndexError, a shape mismatch inside a layer) is a bug and keeps its traceback.

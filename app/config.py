@@ -415,6 +415,7 @@ SCHEMA = Section({
         "epochs": Integer(minimum=1, default=100),
         "batch_size": Integer(minimum=1, default=32),
         "shuffle": Boolean(default=True),
+        "workers": Integer(minimum=1, default=1),  # processes sharing each batch (parallel.py)
         "clip_norm": Real("> 0", nullable=True),
         "scheduler": Variant("scheduler", SCHEDULERS, SCHEDULER_OPTIONS, nullable=True),
         "early_stopping": Section({
@@ -509,6 +510,30 @@ def _check_batch_norm_batch_size(config, report):
                        "variance needs two rows), got batch_size 1")
 
 
+def _check_workers_batch_norm(config, report):
+    """With training.workers > 1 each worker sees only its share of a batch, so BatchNorm's mean
+    and variance would be the share's, not the batch's: refused (parallel.py)."""
+    workers = _get(config, "training.workers")
+    if not (isinstance(workers, int) and not isinstance(workers, bool) and workers > 1):
+        return
+    for section in ("hidden_layers", "layers"):
+        layers = _get(config, "model." + section)
+        for i, layer in enumerate(layers if isinstance(layers, list) else []):
+            if _get(layer, "batch_norm") is True or _get(layer, "type") == "batchnorm2d":
+                where = "batch_norm" if _get(layer, "batch_norm") is True else "type"
+                report(f"model.{section}[{i}].{where}", f"BatchNorm cannot be used with training.workers {workers}: each "
+                       "worker sees only its share of the batch, so the mean and variance would be the share's, "
+                       "not the batch's (use workers 1)")
+
+
+def check_workers(config, source="--workers"):
+    """ConfigError when training.workers (set after validation, by --workers) cannot train this model."""
+    problems = []
+    _check_workers_batch_norm(config, lambda where, text: problems.append(f"{where}: {text}"))
+    if problems:
+        raise ConfigError(problems, source)
+
+
 def _check_delimiter(config, report):
     """A delimiter must not be part of the values it separates (a digit, '.', '-') or a quote or line end."""
     delimiter = _get(config, "data.delimiter")
@@ -537,7 +562,7 @@ def _check_layer_shapes(config, report):
 
 CROSS_CHECKS = [_check_fractions, _check_loss_matches_output, _check_delimiter, _check_features,
                 _check_nesterov_has_momentum, _check_validation_monitors, _check_batch_norm_batch_size,
-                _check_layers_or_hidden_layers]
+                _check_workers_batch_norm, _check_layers_or_hidden_layers]
 
 
 # ---------------------------------------------------------------- public functions

@@ -25,10 +25,12 @@ from losses import get_loss
 from matrix import Matrix
 from network import ModelFileError, Network
 from optimizers import get_optimizer
+from parallel import DataParallel, WorkerError
 from schedulers import get_scheduler
 from app.diagnostics import Diagnostics
 from app.progress import Progress
-from app.training import Checkpoint, CheckpointError, EarlyStopping, TrainingDiverged, standard_callbacks
+from app.training import (Checkpoint, CheckpointError, EarlyStopping, TrainingDiverged, standard_callbacks,
+                          worker_died)
 from datasets import (DataError, Dataset, Normalizer, delimiter_problem, header_hint, load_csv, parse_number,
     read_csv_rows, train_test_split)
 from metrics import accuracy, confusion_matrix, format_confusion_matrix, precision_recall_f1, regression_scores
@@ -209,10 +211,22 @@ def train(config, config_path=None, verbose=True, seed=None, diagnose=False, res
                                    **helpers)
     if report is not None:
         callbacks.insert(-1, report)  # before Checkpoints, whose Ctrl-C ends the run
-    history = network.fit(data.inputs(data.train), data.targets(data.train), loss, optimizer,
-                          epochs=training["epochs"], batch_size=training["batch_size"],
-                          shuffle=training.get("shuffle", True), validation_data=validation, rng=rng,
-                          callbacks=callbacks)
+    trainer = network
+    if training.get("workers", 1) > 1:  # each batch shared by worker processes (parallel.py)
+        if diagnose:
+            raise ConfigError(["--diagnose reads every layer's activations, which stay in the worker processes "
+                               f"with training.workers {training['workers']}: use --workers 1 with --diagnose"])
+        try:
+            trainer = DataParallel(network, training["workers"], seed=config["seed"] if seed is None else seed)
+        except ValueError as error:
+            raise ConfigError([f"training.workers: {error}"]) from None
+    try:
+        history = trainer.fit(data.inputs(data.train), data.targets(data.train), loss, optimizer,
+                              epochs=training["epochs"], batch_size=training["batch_size"],
+                              shuffle=training.get("shuffle", True), validation_data=validation, rng=rng,
+                              callbacks=callbacks)
+    except WorkerError as error:
+        raise worker_died(error, callbacks) from None
     stopper = helpers["early_stopping"]
     if stopper is not None and stopper.best_epoch is not None:
         # which epoch's weights the model holds: the training chart marks it, the file keeps it

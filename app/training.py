@@ -25,6 +25,7 @@ import threading
 from app.checkpoints import (Checkpoint, CheckpointError, _is_count, _is_number,  # noqa: F401 (re-exported)
                              load_checkpoint, restore_training, save_checkpoint, training_state)
 from callbacks import Callback
+from parallel import WorkerError
 from utils import InputError, check_count, check_number
 
 
@@ -185,6 +186,24 @@ def interrupted(save, checkpoint, epoch, batch, n_batches, position):
     save(checkpoint.path, position)
     return TrainingInterrupted(f"training stopped by Ctrl-C {where}; checkpoint saved to {checkpoint.path}",
                                checkpoint.path)
+
+
+# ------------------------------------------------------------ a dead worker
+def worker_died(error, callbacks):
+    """A training worker process died (parallel.WorkerError, raised before that batch's step):
+    save a checkpoint of the last completed batch when the run has a checkpoint path, and return
+    the WorkerError to raise, its one-line message saying what was saved."""
+    run = error.run
+    checkpoints = next((c for c in callbacks if isinstance(c, Checkpoints)), None)
+    checkpoint = checkpoints.checkpoint if checkpoints is not None else None
+    if run is None or checkpoint is None or not checkpoint.path:
+        return WorkerError(f"{error}; no checkpoint path was given, so nothing was saved", run)
+    done = max(0, run.batch - 1)
+    checkpoints.save(run, checkpoint.path, run.position(done))
+    where = f"after batch {done} of epoch {run.epoch}" if done else f"at the start of epoch {run.epoch}"
+    failure = WorkerError(f"{error}; checkpoint saved to {checkpoint.path} ({where})", run)
+    failure.checkpoint_path = checkpoint.path
+    return failure
 
 
 # ------------------------------------------------------ gradients, NaN guard

@@ -3,18 +3,27 @@
 Tiny networks, a few batches: every test forks two workers and finishes in well under a second.
 """
 
+import copy
+import json
 import math
 import multiprocessing
 import os
 import random
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import main  # noqa: E402
 from activations import ReLU, Softmax, Tanh  # noqa: E402
+from app import pipeline  # noqa: E402
+from app.config import ConfigError, validate_config  # noqa: E402
+from app.training import load_checkpoint  # noqa: E402
 from callbacks import Callback  # noqa: E402
 from layers import BatchNorm, Dense, Dropout  # noqa: E402
 from losses import MSE, CrossEntropy  # noqa: E402
@@ -168,6 +177,78 @@ class TestDataParallel(unittest.TestCase):
         network = mlp()
         X, _ = data(n=4)
         self.assertEqual(DataParallel(network, 2).predict(X).tolist(), network.predict(X).tolist())
+
+
+IRIS = os.path.join(ROOT, "data", "iris.csv")
+CONFIG = {
+    "seed": 3,
+    "data": {"path": IRIS, "target": "species", "test_fraction": 0.2},
+    "model": {"hidden_layers": [{"units": 8, "activation": "tanh"}], "output_activation": "softmax"},
+    "training": {"loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 0.05}, "epochs": 2,
+                 "batch_size": 16},
+    "output": {"model_path": "model.json"},
+}
+
+
+def run_main(folder, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], cwd=folder, capture_output=True,
+                          text=True, timeout=60)
+
+
+@unittest.skipUnless(HAS_FORK, "DataParallel needs the fork start method")
+class TestWorkersFromTheCommandLine(unittest.TestCase):
+    def setUp(self):
+        self.folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.folder)
+
+    def write_config(self, config, name="config.json"):
+        with open(os.path.join(self.folder, name), "w", encoding="utf-8") as f:
+            json.dump(config, f)
+        return name
+
+    def test_workers_2_trains_the_same_model_to_rounding(self):
+        self.write_config(CONFIG)
+        weights = {}
+        for workers in ("1", "2"):
+            done = run_main(self.folder, "--quiet", "--workers", workers)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            weights[workers] = flat(Network.load(os.path.join(self.folder, "model.json")))
+        worst = max(abs(x - y) / max(abs(x), 1e-3) for x, y in zip(weights["1"], weights["2"]))
+        self.assertLess(worst, 1e-9)
+
+    def test_batch_norm_with_workers_is_one_line(self):
+        config = copy.deepcopy(CONFIG)
+        config["model"]["hidden_layers"][0]["batch_norm"] = True
+        self.write_config(config)
+        done = run_main(self.folder, "--workers", "2")
+        self.assertEqual(done.returncode, 2)
+        self.assertEqual(len(done.stderr.strip().splitlines()), 1, done.stderr)
+        self.assertIn("BatchNorm cannot be used with training.workers 2", done.stderr)
+        config["training"]["workers"] = 2
+        with self.assertRaises(ConfigError):
+            validate_config(config)
+
+    def test_a_dead_worker_saves_a_checkpoint_and_no_model(self):
+        config = copy.deepcopy(CONFIG)
+        config["training"].update(workers=2, epochs=3)
+        config["output"]["model_path"] = os.path.join(self.folder, "model.json")
+        checkpoint = os.path.join(self.folder, "run.ckpt.json")
+        config["training"]["checkpoint_path"] = checkpoint
+
+        class Kill(Callback):
+            def on_batch_end(self, run):
+                if run.epoch == 2 and run.batch == 3:
+                    os.kill(worker_processes()[0].pid, signal.SIGKILL)
+
+        with self.assertRaises(WorkerError) as caught:
+            pipeline.train(validate_config(config), verbose=False, progress=Kill())
+        message = str(caught.exception)
+        self.assertIn("worker 1 of 2", message)
+        self.assertIn(f"checkpoint saved to {checkpoint} (after batch 3 of epoch 2)", message)
+        self.assertEqual(load_checkpoint(checkpoint)["position"]["batches_done"], 3)
+        self.assertFalse(os.path.exists(config["output"]["model_path"]))
+        self.assertEqual(worker_processes(), [])
+        self.assertEqual(main.error_line(caught.exception).count("\n"), 0)
 
 
 if __name__ == "__main__":
