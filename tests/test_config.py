@@ -53,7 +53,7 @@ EXPECTED_DEFAULTS = {
         "loss": "cross_entropy",
         "optimizer": {"name": "adam", "lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8,
                       "weight_decay": 0},
-        "epochs": 100, "batch_size": 32, "shuffle": True, "clip_norm": None,
+        "epochs": 100, "batch_size": 32, "shuffle": True, "workers": 1, "clip_norm": None,
         "scheduler": None, "early_stopping": None,
         "checkpoint_every": None, "checkpoint_path": "model_checkpoint.json",
     },
