@@ -384,6 +384,11 @@ class PythonApiErrorsTest(unittest.TestCase):
             mine.check_optimizer(Adam(other.parameters()))
         mine.check_optimizer(Adam(mine.parameters()))
         mine.check_optimizer(Adam(mine.layers[2].parameters()))  # some layers frozen: fine
+        X, Y = Matrix([[0.0, 1.0], [1.0, 0.0]]), Matrix([[1.0, 0.0], [0.0, 1.0]])
+        before = mine.get_weights()
+        with self.assertRaisesRegex(ValueError, "built on another network's parameters"):
+            mine.fit(X, Y, CrossEntropy(), Adam(other.parameters()), epochs=1)  # fit checks it first
+        self.assertEqual(mine.get_weights(), before)
 
     def test_binary_cross_entropy_refuses_targets_outside_0_1(self):
         logits = Matrix([[0.5], [-1.0]])
