@@ -64,8 +64,10 @@ class ReportCollector(Callback):
         self.history, self.network = run.history, run.network
         self.watch = [(index, layer, weight) for index, layer in enumerate(run.layers) for weight in _weights(layer)]
         many = {index for index, layer, _ in self.watch if len(_weights(layer)) > 1}
-        self.layers = ["{} {!r}{}".format(index + 1, layer, " " + weight.name if index in many else "")
-                       for index, layer, weight in self.watch]
+        # a layer with several weight matrices: its class and the matrix's name, short enough that
+        # the heat map's row labels still tell weight_ih from weight_hh
+        self.layers = ["{} {} {}".format(index + 1, type(layer).__name__, weight.name) if index in many
+                       else "{} {!r}".format(index + 1, layer) for index, layer, weight in self.watch]
         self.chosen = set(snapshot_epochs(run.epochs))
         self.started = datetime.datetime.now()
 
