@@ -147,6 +147,11 @@ class DataParallel:
         self._pool = None
         self._shards = None
 
+    @classmethod
+    def from_dict(cls, data, source="model"):
+        """A Network from its saved dict (resuming a checkpoint builds the saved model this way)."""
+        return Network.from_dict(data, source)
+
     def __getattr__(self, name):
         if name == "network":  # before __init__ set it (copying, unpickling)
             raise AttributeError(name)

@@ -249,6 +249,13 @@ class TestWorkersFromTheCommandLine(unittest.TestCase):
         self.assertFalse(os.path.exists(config["output"]["model_path"]))
         self.assertEqual(worker_processes(), [])
         self.assertEqual(main.error_line(caught.exception).count("\n"), 0)
+        # resuming the checkpoint (with workers again) ends exactly where an uninterrupted run does
+        resumed, history, _ = pipeline.train(validate_config(config), verbose=False,
+                                             resume=load_checkpoint(checkpoint))
+        self.assertEqual(len(history["loss"]), 3)
+        config["training"]["checkpoint_path"] = ""
+        whole, _, _ = pipeline.train(validate_config(config), verbose=False)
+        self.assertEqual(flat(resumed), flat(whole))
 
 
 if __name__ == "__main__":
