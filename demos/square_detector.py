@@ -46,8 +46,9 @@ from datasets import one_hot  # noqa: E402
 from demos.hilbert import hilbert_flatten, hilbert_resample, hilbert_unflatten  # noqa: E402
 from metrics import confusion_matrix, format_confusion_matrix  # noqa: E402
 from utils import InputError, check_writable, make_rng  # noqa: E402
+from demos import square_cnn  # noqa: E402
 from demos.square_drawing import open_window  # noqa: E402  (tkinter only when drawing)
-from demos.square_shapes import (blur_image, center_image, generate_dataset,  # noqa: E402
+from demos.square_shapes import (KINDS, blur_image, center_image, generate_dataset,  # noqa: E402
                                  read_image_file, render, shift_image)
 
 CLASS_NAMES = ("not square", "square")  # class 1 is "square", as in square_shapes' labels
@@ -297,6 +298,10 @@ def other_sizes(size):
 
 
 def run_demo(args):
+    if args.network != "dense":
+        return run_convolutional_demo(args)
+    if args.epochs is None:
+        args.epochs = 25
     size, seed = args.size, args.seed
     check_writable(args.model)  # now, not after a minute of training
     center = not args.no_center
@@ -348,6 +353,88 @@ def run_demo(args):
     print()
     print(f"Classify your own: python demos/square_detector.py --predict demos/examples/*.txt"
           f"{'' if args.model == DEFAULT_MODEL else ' --model ' + args.model}")
+
+
+def run_convolutional_demo(args):
+    """--network cnn or conv1d: train on shapes left where they were drawn, one family held out.
+
+    The training and validation images never contain a triangle (square_cnn.HELD_OUT_KIND);
+    the test set is generate_dataset's, triangles included, and every family is also scored
+    on its own fresh images, at the model's size and (resized, and for the cnn also read
+    natively by the same weights) at half and double the size."""
+    size, seed, kind = args.size, args.seed, args.network
+    epochs = 10 if args.epochs is None else args.epochs
+    check_writable(args.model)
+    held_out = square_cnn.HELD_OUT_KIND
+    print(f"Square detector: a {kind} on {size}x{size} images, shapes left where they were drawn "
+          f"(no centring), seed {seed}; training never sees a {held_out}")
+    images, labels, _ = square_cnn.kinds_dataset(args.train, size, data_rng(seed, "train"), exclude=(held_out,))
+    validation = square_cnn.kinds_dataset(VALIDATION_IMAGES, size, data_rng(seed, "validation"),
+                                          exclude=(held_out,))[:2]
+    metadata = {"demo": "square_detector", "image_size": size, "class_names": list(CLASS_NAMES), "seed": seed}
+    build = square_cnn.build_cnn if kind == "cnn" else square_cnn.build_conv1d
+    network = build(size, data_rng(seed, "init"), metadata)
+    print(network.summary())
+    print(f"Training: {args.train} images, {epochs} epochs, batch size {args.batch_size}, Adam lr {args.lr}, "
+          "cross-entropy")
+    _, seconds, cpu_seconds = train_network(network, images, labels, epochs, args.batch_size, args.lr,
+                                            seed, validation)
+    print(f"Trained in {seconds:.1f} s ({cpu_seconds:.1f} s of processor time, on one core)")
+    network.save(args.model)
+    model = Network.load(args.model)
+    test_images, test_labels = generate_dataset(args.test, size, data_rng(seed, f"test-{size}"))
+    before = square_probabilities(network, vectors_for(network, test_images))
+    probabilities = square_probabilities(model, vectors_for(model, test_images))
+    same = "identical predictions" if before == probabilities else "DIFFERENT predictions"
+    print(f"Saved the model to {args.model} and loaded it back: {same} on the test images")
+    print()
+    accuracy = accuracy_of(probabilities, test_labels)
+    print(f"Test accuracy at {size}x{size} ({args.test} fresh images of every kind, {held_out}s included, "
+          f"not centred): {accuracy:.3f}")
+    print(format_confusion_matrix(confusion_matrix(test_labels, verdicts(probabilities), 2), list(CLASS_NAMES)))
+    readers = [("resized", model)]
+    print()
+    print(f"Every family on its own ({args.family} fresh images each; resized: brought to {size}x{size} by "
+          "2x2 block averages or pixel repetition" + ("; native: the same weights on the picture as it is"
+                                                       if kind == "cnn" else "") + "):")
+    sizes = [size] + other_sizes(size)
+    header = f"  {'family':<20}" + "".join(f"{f'{s}x{s}':>10}" for s in sizes)
+    if kind == "cnn":
+        header += "".join(f"{f'{s}x{s} nat':>12}" for s in other_sizes(size))
+    print(header)
+    natives = {s: square_cnn.with_image_size(model, s) for s in other_sizes(size)} if kind == "cnn" else {}
+    totals = {}
+    for family in KINDS:
+        cells = []
+        for s in sizes:
+            fam_images, fam_labels = square_cnn.family_sets_one(family, args.family, s,
+                                                                data_rng(seed, f"family-{family}-{s}"))
+            score = accuracy_of(square_probabilities(model, vectors_for(model, fam_images)), fam_labels)
+            totals.setdefault(s, []).append(score)
+            cells.append(f"{score:>10.3f}")
+            if s in natives:
+                native_vectors = [[v for row in image for v in row] for image in fam_images]
+                score = accuracy_of(square_probabilities(natives[s], native_vectors), fam_labels)
+                totals.setdefault(f"{s} native", []).append(score)
+                cells.append(f"{score:>12.3f}")
+        marker = " (held out)" if family == held_out else ""
+        ordered = cells[:1] + [c for i, c in enumerate(cells[1:]) if kind != "cnn" or i % 2 == 0] + \
+            [c for i, c in enumerate(cells[1:]) if kind == "cnn" and i % 2 == 1]
+        print(f"  {family + marker:<20}" + "".join(ordered))
+    print("  (each family weighs the same here; the test set above weighs them as the generator does)")
+    for other in other_sizes(size):
+        other_images, other_labels = generate_dataset(args.test, other, data_rng(seed, f"test-{other}"))
+        resized = accuracy_of(square_probabilities(model, vectors_for(model, other_images)), other_labels)
+        line = f"  {other}x{other} test set ({args.test} images): {resized:.3f} resized to {size}x{size}"
+        if kind == "cnn":
+            native = accuracy_of(square_probabilities(natives[other], [[v for row in image for v in row]
+                                                                       for image in other_images]), other_labels)
+            line += f", {native:.3f} read natively by the same weights"
+        print(line)
+    lines = example_lines(model, test_images, test_labels, probabilities, args.show)
+    if lines:
+        print()
+        print("\n".join(lines))
 
 
 def compare_row_major(network, args, images, labels, validation, test_sets, hilbert_accuracy, center):
@@ -446,6 +533,14 @@ def make_parser():
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="PATH",
                         help=f"where training saves the model and --predict/--draw read it (default: {DEFAULT_MODEL})")
     training = parser.add_argument_group("training (without --predict or --draw)")
+    training.add_argument("--network", choices=("dense",) + square_cnn.ARCHITECTURES, default="dense",
+                          help="dense: the centred dense network; cnn: a Conv2D network with global "
+                               "pooling on shapes left where they were drawn; conv1d: a Conv1D over the "
+                               "Hilbert-ordered pixels (default: %(default)s). --model cnn (or dense, "
+                               "conv1d) is short for --network cnn with the default model path")
+    training.add_argument("--family", type=_int_at_least(10), default=200, metavar="N",
+                          help="with --network cnn or conv1d: fresh images of each shape family scored "
+                               "on its own (default: %(default)s)")
     training.add_argument("--size", type=int, choices=MODEL_SIZES, default=16,
                           help="side of the images the model reads; 32 gives the classic 1024 -> 32 -> 2 "
                                "configuration (default: %(default)s)")
@@ -455,8 +550,8 @@ def make_parser():
                           help="training images, half of them squares (default: %(default)s)")
     training.add_argument("--test", type=_int_at_least(10), default=1000, metavar="N",
                           help="fresh test images at each size (default: %(default)s)")
-    training.add_argument("--epochs", type=_int_at_least(1), default=25, metavar="N",
-                          help="passes over the training images (default: %(default)s)")
+    training.add_argument("--epochs", type=_int_at_least(1), default=None, metavar="N",
+                          help="passes over the training images (default: 25 dense, 10 cnn or conv1d)")
     training.add_argument("--batch-size", type=_int_at_least(1), default=32, metavar="N",
                           help="images per gradient step (default: %(default)s)")
     training.add_argument("--lr", type=_positive_float, default=0.003,
@@ -478,10 +573,18 @@ def make_parser():
     return parser
 
 
+def parse_arguments(argv):
+    """The options; --model cnn (dense, conv1d) names the network and keeps the default model path."""
+    args = make_parser().parse_args(argv)
+    if args.model in ("dense",) + square_cnn.ARCHITECTURES:
+        args.network, args.model = args.model, DEFAULT_MODEL
+    return args
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = make_parser().parse_args(argv)
+        args = parse_arguments(argv)
         if args.predict:
             run_predict(args)
         elif args.draw:
