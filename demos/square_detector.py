@@ -57,6 +57,7 @@ MODEL_SIZES = (8, 16, 32, 64)  # sides the generator can draw and the curve can 
 DEFAULT_MODEL = os.path.join("demos", "square_detector.json")
 VALIDATION_IMAGES = 200  # scored after each epoch; the test sets are separate
 DRAW_GRID = 32
+CNN_EPOCHS = 5  # the convolutional networks' default (each epoch costs ~30x a dense one)
 
 
 class CommandLineError(InputError):
@@ -300,8 +301,6 @@ def other_sizes(size):
 def run_demo(args):
     if args.network != "dense":
         return run_convolutional_demo(args)
-    if args.epochs is None:
-        args.epochs = 25
     size, seed = args.size, args.seed
     check_writable(args.model)  # now, not after a minute of training
     center = not args.no_center
@@ -363,7 +362,7 @@ def run_convolutional_demo(args):
     on its own fresh images, at the model's size and (resized, and for the cnn also read
     natively by the same weights) at half and double the size."""
     size, seed, kind = args.size, args.seed, args.network
-    epochs = 10 if args.epochs is None else args.epochs
+    epochs = args.epochs
     check_writable(args.model)
     held_out = square_cnn.HELD_OUT_KIND
     print(f"Square detector: a {kind} on {size}x{size} images, shapes left where they were drawn "
@@ -550,8 +549,9 @@ def make_parser():
                           help="training images, half of them squares (default: %(default)s)")
     training.add_argument("--test", type=_int_at_least(10), default=1000, metavar="N",
                           help="fresh test images at each size (default: %(default)s)")
-    training.add_argument("--epochs", type=_int_at_least(1), default=None, metavar="N",
-                          help="passes over the training images (default: 25 dense, 10 cnn or conv1d)")
+    training.add_argument("--epochs", type=_int_at_least(1), default=25, metavar="N",
+                          help="passes over the training images (default: %(default)s) for the dense network, "
+                               f"{CNN_EPOCHS} for cnn or conv1d unless given")
     training.add_argument("--batch-size", type=_int_at_least(1), default=32, metavar="N",
                           help="images per gradient step (default: %(default)s)")
     training.add_argument("--lr", type=_positive_float, default=0.003,
@@ -578,6 +578,10 @@ def parse_arguments(argv):
     args = make_parser().parse_args(argv)
     if args.model in ("dense",) + square_cnn.ARCHITECTURES:
         args.network, args.model = args.model, DEFAULT_MODEL
+    sentinel = make_parser()
+    sentinel.set_defaults(epochs=None)
+    if args.network != "dense" and sentinel.parse_args(argv).epochs is None:  # --epochs not given
+        args.epochs = CNN_EPOCHS
     return args
 
 

@@ -131,7 +131,11 @@ class CommandLine(unittest.TestCase):
 
     def test_model_cnn_names_the_network(self):
         args = detector.parse_arguments(["--model", "cnn"])
-        self.assertEqual((args.network, args.model), ("cnn", detector.DEFAULT_MODEL))
+        self.assertEqual((args.network, args.model, args.epochs), ("cnn", detector.DEFAULT_MODEL,
+                                                                   detector.CNN_EPOCHS))
+        args = detector.parse_arguments(["--network", "conv1d", "--epo", "3"])
+        self.assertEqual((args.network, args.epochs), ("conv1d", 3))
+        self.assertEqual(detector.parse_arguments([]).epochs, 25)
         args = detector.parse_arguments(["--model", "/tmp/x.json"])
         self.assertEqual((args.network, args.model), ("dense", "/tmp/x.json"))
 
