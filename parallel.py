@@ -246,7 +246,7 @@ class _Pool:
 
     def _died(self, k, run):
         process = self.processes[k]
-        process.join(timeout=1.0)
+        process.join(timeout=5.0)  # its pipe or sentinel says it is ending: let it finish
         code = process.exitcode
         if code is None:
             how = "stopped answering"
