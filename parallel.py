@@ -33,8 +33,6 @@ however it ends. Needs the "fork" start method (Linux, macOS): elsewhere it refu
 
 import gc
 import marshal
-import multiprocessing
-import multiprocessing.connection
 import os
 import random
 import signal
@@ -46,10 +44,19 @@ from callbacks import Callback
 from matrix import Matrix
 from network import Network
 
-try:
-    from multiprocessing import shared_memory
-except ImportError:  # pragma: no cover (CPython 3.8+ and PyPy 3.8+ have it)
-    shared_memory = None
+# multiprocessing is imported when workers start (_multiprocessing), not with this module: main.py
+# and the pipeline import WorkerError, and a run with workers 1 should not pay for it.
+
+
+def _multiprocessing():
+    """The multiprocessing module with .connection loaded, and shared_memory (None if missing)."""
+    import multiprocessing
+    import multiprocessing.connection
+    try:
+        from multiprocessing import shared_memory
+    except ImportError:  # pragma: no cover (CPython 3.8+ and PyPy 3.8+ have it)
+        shared_memory = None
+    return multiprocessing, shared_memory
 
 DOUBLE = 8  # bytes of a float64
 
@@ -87,11 +94,14 @@ def check_parallel(network, workers):
             raise ValueError(f"{layer!r} cannot be trained with workers > 1: its mean and variance would "
                              "be taken over each worker's share of the batch, not over the batch (use workers 1, "
                              "or a LayerNorm, whose statistics are per row)")
-    if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
+    if workers == 1:
+        return
+    multiprocessing, shared_memory = _multiprocessing()
+    if "fork" not in multiprocessing.get_all_start_methods():
         raise ValueError("workers > 1 needs the 'fork' start method of multiprocessing (Linux, macOS), so that "
                          "the workers inherit the data; this platform has only "
                          f"{', '.join(multiprocessing.get_all_start_methods())}: use workers 1")
-    if workers > 1 and shared_memory is None:
+    if shared_memory is None:
         raise ValueError("workers > 1 needs multiprocessing.shared_memory, which this Python lacks: use workers 1")
 
 
@@ -205,6 +215,8 @@ class _Pool:
         self.processes, self.connections, self.memory = [], [], None
         self.active = 0
         self.output_width = None
+        multiprocessing, shared_memory = _multiprocessing()
+        self.wait = multiprocessing.connection.wait
         context = multiprocessing.get_context("fork")
         size = max(1, self.layout.size * (1 + workers)) * DOUBLE
         self.memory = shared_memory.SharedMemory(create=True, size=size)
@@ -233,7 +245,7 @@ class _Pool:
 
     def _receive(self, k, run):
         connection, process = self.connections[k], self.processes[k]
-        ready = multiprocessing.connection.wait([connection, process.sentinel])
+        ready = self.wait([connection, process.sentinel])
         if connection in ready:
             try:
                 reply = marshal.loads(connection.recv_bytes())
