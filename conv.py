@@ -57,7 +57,33 @@ def conv_weight(init, in_channels, out_channels, receptive_field, rng):
     return INITIALIZERS[init](fan_in, out_channels, rng)
 
 
-class Conv2D(Layer):
+class WindowLayer(Layer):
+    """What Conv2D and the pools share: a window slid over (C, H, W) images. A subclass gives
+    _geometry(input_shape) -> im2col.Geometry (or ValueError saying what fits) and
+    _shape_out(geometry); this class turns them into output_shape and build, and checks a
+    batch against the geometry the layer was built for."""
+
+    geometry = None
+
+    def output_shape(self, input_shape):
+        return self._shape_out(self._geometry(input_shape))
+
+    def build(self, input_shape):
+        self.geometry = self._geometry(input_shape)
+        self.input_shape = tuple(input_shape)
+        return self._shape_out(self.geometry)
+
+    def _checked_geometry(self, x):
+        if self.geometry is None:
+            raise ValueError(f"{self!r} does not know its input's shape: give it input_shape=(C, H, W), "
+                             "or put it in a Network after a layer that knows its own")
+        if x.shape[1] != flat_size(self.input_shape):
+            raise ValueError(f"{self!r} with input shape {self.input_shape} expects rows of "
+                             f"{flat_size(self.input_shape)} values, got shape {x.shape}")
+        return self.geometry
+
+
+class Conv2D(WindowLayer):
     """2-D convolution (cross-correlation, as in every framework), as torch.nn.Conv2d.
 
     Shapes: X (n, C*H*W), Y (n, O*H_out*W_out), O = out_channels, K = C*kH*kW,
@@ -124,24 +150,10 @@ class Conv2D(Layer):
     def _shape_out(self, geometry):
         return (self.out_channels, geometry.out_h, geometry.out_w)
 
-    def output_shape(self, input_shape):
-        return self._shape_out(self._geometry(input_shape))
-
-    def build(self, input_shape):
-        self.geometry = self._geometry(input_shape)
-        self.input_shape = tuple(input_shape)
-        return self._shape_out(self.geometry)
-
     def _checked_geometry(self, x):
         if not isinstance(x, Matrix):
             raise TypeError(f"{self!r} takes a Matrix of shape (n, C*H*W), got {type(x).__name__}")
-        if self.geometry is None:
-            raise ValueError(f"{self!r} does not know its input's shape: give it input_shape=(C, H, W), "
-                             "or put it in a Network after a layer that knows its own")
-        if x.shape[1] != flat_size(self.input_shape):
-            raise ValueError(f"{self!r} with input shape {self.input_shape} expects rows of "
-                             f"{flat_size(self.input_shape)} values, got shape {x.shape}")
-        return self.geometry
+        return super()._checked_geometry(x)
 
     # ------------------------------------------------------------- passes
     def forward(self, x, training=False):

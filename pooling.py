@@ -16,7 +16,7 @@ gradient goes back with col2im, which sums where windows overlap.
 import operator
 from itertools import chain, repeat
 
-from conv import as_pair, as_shape, show_pair
+from conv import WindowLayer, as_pair, as_shape, show_pair
 from im2col import Geometry, columns_to_image, image_columns
 from layers import Layer, flat_size
 from matrix import Matrix
@@ -24,7 +24,7 @@ from matrix import Matrix
 _mul, _truediv = operator.mul, operator.truediv
 
 
-class _Pool2D(Layer):
+class _Pool2D(WindowLayer):
     """What MaxPool2D and AvgPool2D share: the window geometry, and the passes per channel."""
 
     kind = "Pool2D"
@@ -54,23 +54,6 @@ class _Pool2D(Layer):
 
     def _shape_out(self, geometry):
         return (geometry.channels, geometry.out_h, geometry.out_w)
-
-    def output_shape(self, input_shape):
-        return self._shape_out(self._geometry(input_shape))
-
-    def build(self, input_shape):
-        self.geometry = self._geometry(input_shape)
-        self.input_shape = tuple(input_shape)
-        return self._shape_out(self.geometry)
-
-    def _checked_geometry(self, x):
-        if self.geometry is None:
-            raise ValueError(f"{self!r} does not know its input's shape: give it input_shape, "
-                             "or put it in a Network after a layer that knows its own")
-        if x.shape[1] != flat_size(self.input_shape):
-            raise ValueError(f"{self!r} with input shape {self.input_shape} expects rows of "
-                             f"{flat_size(self.input_shape)} values, got shape {x.shape}")
-        return self.geometry
 
     # ------------------------------------------------------------- passes
     def forward(self, x, training=False):
