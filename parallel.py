@@ -9,8 +9,9 @@ n / N rows, and worker k runs forward and backward on shard k. The math of one s
     main:      write every parameter into the shared weight buffer (float64)
     worker k:  Y_k = forward(X[rows_k])                     (rows_k: row indices, not rows)
     main:      Y = [Y_1; ...; Y_N]   L = loss(Y, T) + penalty   G = dL/dY   (n, out)
-    worker k:  backward(G[rows of shard k]) -> dL/dθ from its shard, into its own gradient region
-    main:      dL/dθ = g_1 + g_2 + ... + g_N   (in worker order), then optimizer.step()
+    worker k:  backward(G[rows of shard k]) -> g_k = dL/dθ from its shard, into its own region
+    worker k:  part k of g = g_1 + g_2 + ... + g_N  (in worker order, over its N-th of the numbers)
+    main:      dL/dθ = g, then optimizer.step()
 
 The loss and dL/dY are the single-process ones (the loss sees the whole batch, so a mean
 over rows is the batch's mean), and the shards' weight gradients X_k^T G_k add up to
@@ -21,7 +22,9 @@ The workers are forked when fit starts, so they inherit the training data (no co
 sent) and the network; per batch only row indices, the shard's outputs and its slice of
 dL/dY go through a pipe (as marshal bytes: numbers and lists only, never pickle). Weights and gradients, the large part, go through
 multiprocessing.shared_memory as float64 buffers: one weight region written by the main
-process, and one gradient region per worker, written only by that worker.
+process, one gradient region per worker, written only by that worker, and one for their sum,
+which the workers share out (a reduce-scatter): worker k adds up the k-th N-th of the numbers.
+Every copy is one C-level pass per parameter (array("d") into the buffer, array.frombytes out).
 
 Dropout in worker k draws from its own generator, seeded from (seed, k). The L1/L2 penalty
 gradient is added once (by worker 1's shard only). BatchNorm is refused: its mean and
@@ -112,7 +115,14 @@ def shard_bounds(n, workers):
 
 
 class _Layout:
-    """Where each parameter lives in a flat float64 region: (offset, rows, cols)."""
+    """Where each parameter lives in a flat float64 region: (offset, rows, cols).
+
+    The shared memory holds 2 + N such regions of `size` numbers: the weights (written by the
+    main process), one gradient region per worker (written by that worker alone), and the sum
+    of the workers' gradients (each worker adds up its own slice of it). Every copy is one C-level
+    pass per parameter: array("d", ...) into a slice of the float64 view, array.frombytes out of
+    the byte view; the numbers become Python floats once, in the list a Matrix's rows are cut from.
+    """
 
     def __init__(self, parameters):
         self.slots, offset = [], 0
@@ -127,10 +137,27 @@ class _Layout:
             start = base + offset
             view[start:start + matrix.shape[0] * matrix.shape[1]] = array("d", chain.from_iterable(matrix.rows))
 
-    def read(self, view, base, index):
+    def read(self, buffer, base, index):
         offset, n_rows, n_cols = self.slots[index]
-        flat = view[base + offset:base + offset + n_rows * n_cols].tolist()
+        flat = list(_doubles(buffer, base + offset, base + offset + n_rows * n_cols))
         return Matrix.from_rows([flat[i:i + n_cols] for i in range(0, n_rows * n_cols, n_cols)], n_cols)
+
+
+def _doubles(buffer, start, stop):
+    """Numbers start to stop (counted in float64s) of the byte view `buffer`, as an array("d")."""
+    numbers = array("d")
+    with buffer[start * DOUBLE:stop * DOUBLE] as chunk:  # released at once: the memory can be closed
+        numbers.frombytes(chunk)
+    return numbers
+
+
+def sum_regions(buffer, view, bases, start, stop, out):
+    """out[start:stop] = region 1 + region 2 + ... (in that order) over numbers start to stop,
+    where region k begins at bases[k]: one worker's slice of the gradients' sum."""
+    total = _doubles(buffer, bases[0] + start, bases[0] + stop)
+    for base in bases[1:]:
+        total = [a + b for a, b in zip(total, _doubles(buffer, base + start, base + stop))]
+    view[out + start:out + stop] = array("d", total)
 
 
 class _RunWatcher(Callback):
@@ -218,16 +245,17 @@ class _Pool:
         multiprocessing, shared_memory = _multiprocessing()
         self.wait = multiprocessing.connection.wait
         context = multiprocessing.get_context("fork")
-        size = max(1, self.layout.size * (1 + workers)) * DOUBLE
+        size = max(1, self.layout.size * (2 + workers)) * DOUBLE  # weights, N gradients, their sum
         self.memory = shared_memory.SharedMemory(create=True, size=size)
         try:
-            self.view = self.memory.buf.cast("d")
+            self.buffer = self.memory.buf  # bytes, read through array.frombytes
+            self.view = self.buffer.cast("d")  # float64, written by slice assignment
             parent = os.getpid()
             for k in range(workers):
                 mine, theirs = context.Pipe()
                 process = context.Process(target=_worker, name=f"DataParallel worker {k + 1}",
                                           args=(k, theirs, [c for c in self.connections] + [mine], network, X,
-                                                self.memory, self.layout, seed, parent), daemon=True)
+                                                self.memory, self.layout, workers, seed, parent), daemon=True)
                 process.start()
                 theirs.close()
                 self.processes.append(process)
@@ -289,20 +317,24 @@ class _Pool:
         return shards
 
     def backward(self, grad, sizes, run):
+        """Each active worker's slice of grad back through its shard; then each adds up its part
+        of the gradient regions (a reduce-scatter: the sum is shared out, not done here); the sum
+        becomes every Parameter.grad."""
         start = 0
         for k, size in enumerate(sizes):
             self._send(k, ("backward", grad.rows[start:start + size], grad.shape[1]), run)
             start += size
         for k in range(len(sizes)):
             self._receive(k, run)
-        view, layout, size = self.view, self.layout, self.layout.size
+        layout, total = self.layout, self.layout.size  # one shard alone: its region is the sum
+        if len(sizes) > 1:
+            total = self.layout.size * (1 + self.workers)
+            for k, (first, last) in enumerate(shard_bounds(layout.size, len(sizes))):
+                self._send(k, ("sum", len(sizes), first, last), run)
+            for k in range(len(sizes)):
+                self._receive(k, run)
         for index, p in enumerate(self.parameters):
-            total = layout.read(view, size, index)
-            for k in range(1, len(sizes)):
-                part = layout.read(view, size * (k + 1), index)
-                total = Matrix.from_rows([[a + b for a, b in zip(r, s)] for r, s in zip(total.rows, part.rows)],
-                                         total.shape[1])
-            p.grad = total
+            p.grad = layout.read(self.buffer, total, index)
 
     # -------------------------------------------------------------- the end
     def close(self):
@@ -326,7 +358,7 @@ class _Pool:
         if self.memory is not None:
             if getattr(self, "view", None) is not None:
                 self.view.release()
-                self.view = None
+                self.view = self.buffer = None
             try:
                 self.memory.close()
             except BufferError:  # a slice of the view not yet collected (PyPy): collect, try once more
@@ -340,8 +372,9 @@ class _Pool:
 
 
 # ------------------------------------------------------------------ a worker
-def _worker(k, connection, inherited, network, X, memory, layout, seed, parent):
-    """Worker k's loop: forward a shard, backward its slice of dL/dY, until told to stop."""
+def _worker(k, connection, inherited, network, X, memory, layout, workers, seed, parent):
+    """Worker k's loop: forward a shard, backward its slice of dL/dY, add up its part of the
+    gradients, until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     for other in inherited:  # the main process's ends of every pipe: EOF must reach us if it dies
         other.close()
@@ -352,8 +385,10 @@ def _worker(k, connection, inherited, network, X, memory, layout, seed, parent):
             layer.rng = generator
         if k > 0 and (getattr(layer, "l1", 0.0) or getattr(layer, "l2", 0.0)):
             layer.l1 = layer.l2 = 0.0  # the penalty's gradient is added once, by worker 1
-    view = memory.buf.cast("d")
-    base = layout.size * (k + 1)
+    buffer = memory.buf
+    view = buffer.cast("d")
+    size = layout.size
+    base = size * (k + 1)
     layers = None
     try:
         while True:
@@ -367,15 +402,20 @@ def _worker(k, connection, inherited, network, X, memory, layout, seed, parent):
             if message[0] == "forward":
                 _, rows, n_layers = message
                 for index, p in enumerate(parameters):
-                    p.value = layout.read(view, 0, index)
+                    p.value = layout.read(buffer, 0, index)
                 layers = network.layers[:n_layers]
                 output = network.forward(X.take(rows), training=True, layers=layers)
                 connection.send_bytes(marshal.dumps(("output", output.rows, output.shape[1])))
-            else:
+            elif message[0] == "backward":
                 _, grad_rows, width = message
                 network.backward(Matrix.from_rows(grad_rows, width), layers=layers, input_grad=False)
                 layout.write(view, base, [p.grad for p in parameters])
                 connection.send_bytes(marshal.dumps(("done",)))
+            else:  # "sum": numbers first to last of the sum of the active workers' gradient regions
+                _, active, first, last = message
+                sum_regions(buffer, view, [size * (j + 1) for j in range(active)], first, last,
+                            size * (1 + workers))
+                connection.send_bytes(marshal.dumps(("summed",)))
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return
     except BaseException:

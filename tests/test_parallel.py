@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from array import array
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -33,7 +34,9 @@ from optimizers import SGD, Adam  # noqa: E402
 
 HAS_FORK = "fork" in multiprocessing.get_all_start_methods()
 if HAS_FORK:
-    from parallel import DataParallel, WorkerError, shard_bounds  # noqa: E402
+    from multiprocessing import shared_memory
+
+    from parallel import DataParallel, WorkerError, shard_bounds, sum_regions  # noqa: E402
 
 
 def data(n=41, n_in=5, n_classes=3, seed=1):
@@ -75,6 +78,20 @@ class TestDataParallel(unittest.TestCase):
     def test_shards_cover_the_batch_in_order(self):
         self.assertEqual(shard_bounds(7, 2), [(0, 3), (3, 7)])
         self.assertEqual(shard_bounds(1, 2), [(0, 0), (0, 1)])
+
+    def test_the_workers_sum_adds_the_regions_in_worker_order(self):
+        # (1e16 + 1) - 1e16 == 0.0 (1e16 + 1 rounds to 1e16) but (1e16 - 1e16) + 1 == 1.0: the order shows
+        memory = shared_memory.SharedMemory(create=True, size=4 * 2 * 8)
+        view = memory.buf.cast("d")
+        try:
+            view[0:6] = array("d", [1e16, 2.0, 1.0, 3.0, -1e16, 4.0])  # regions of 2 numbers at 0, 2, 4
+            sum_regions(memory.buf, view, [0, 2, 4], 0, 1, 6)  # the first number only
+            sum_regions(memory.buf, view, [0, 2, 4], 1, 2, 6)  # the second, as another worker would
+            self.assertEqual(view[6:8].tolist(), [0.0, 9.0])
+        finally:
+            view.release()
+            memory.close()
+            memory.unlink()
 
     def test_agrees_with_one_process_to_rounding(self):
         # 41 rows in batches of 8: shards of 4 and 4, and a last batch of 1 row (one worker idle);
