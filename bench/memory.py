@@ -33,7 +33,7 @@ import harness  # noqa: E402
 
 BATCHES = 40
 EVALUATED = 2048  # test images evaluated in the child (8 batches of 256: the same peak as all 10,000)
-TARGETS_MB = {"digits": 34.0, "fashion": 500.0}
+TARGETS_MB = {"digits": 34.0, "fashion": 500.0, "digits_run": 60.0}  # digits_run: bench/run.py's bar
 
 
 class _EnoughBatches(Exception):
@@ -77,6 +77,78 @@ def child_result(arguments):
     return json.loads(output.strip().splitlines()[-1])
 
 
+def find_fashion(data=None):
+    """The folder with the four files of the full Fashion-MNIST: `data`, else data/fashion-mnist/ or
+    Debian's folder; None when none has them."""
+    from demos.fashion_mnist import DATA_DIR, DEBIAN_DIR, FILES
+    names = [name for pair in FILES.values() for name in pair]
+    folders = [data] if data else [DATA_DIR, DEBIAN_DIR]
+    found = [folder for folder in folders if all(os.path.isfile(os.path.join(folder, n)) for n in names)]
+    return found[0] if found else None
+
+
+def fashion_peak(folder):
+    """The Fashion-MNIST child's figures (max_rss, after_loading, n_train, ...), from a fresh process."""
+    return child_result([os.path.abspath(__file__), "--fashion-child", folder])
+
+
+def digits_child():
+    """Run in a fresh process (bench/run.py --memory-child): one digits epoch; print the peak of max RSS
+    and of tracemalloc, as JSON."""
+    from matrix import Matrix
+    from run import fit_digits, load_digits
+    X_rows, Y_rows = load_digits()
+    X, Y = Matrix(X_rows), Matrix(Y_rows)
+    fit_digits(X, Y)
+    rss = harness.max_rss_bytes()  # before tracing, whose own bookkeeping takes memory
+    peak = None
+    tracemalloc = harness.tracemalloc  # None on PyPy
+    if tracemalloc is not None:
+        tracemalloc.start()
+        X_rows, Y_rows = load_digits()
+        X, Y = Matrix(X_rows), Matrix(Y_rows)
+        fit_digits(X, Y)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    print(json.dumps({"max_rss": rss, "traced_peak": peak}))
+
+
+def memory_rows(bench):
+    """bench/run.py's rows: the digits epoch's peak memory, and Fashion-MNIST's when the full set is found."""
+    output = subprocess.run([sys.executable, os.path.join(HERE, "run.py"), "--memory-child"],
+                            capture_output=True, text=True, check=True).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    mb = 1024.0 * 1024.0
+    rss = result["max_rss"]
+    if rss is None:
+        target = "max RSS unknown on this system"
+    elif sys.implementation.name == "pypy":  # the target is CPython's; PyPy's JIT and GC start larger
+        empty = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, {!r}); import harness; "
+                                "print(harness.max_rss_bytes())".format(HERE)],
+                               capture_output=True, text=True, check=True).stdout
+        target = "no target on PyPy (an empty PyPy process: {:.1f} MB max RSS)".format(int(empty) / mb)
+    else:
+        target = bench.check("memory", rss / mb < TARGETS_MB["digits_run"],
+                             "max RSS < {:.0f} MB".format(TARGETS_MB["digits_run"]))
+    bench.add("peak memory, digits epoch (data loading included), fresh process",
+              "no tracemalloc on this interpreter" if result["traced_peak"] is None
+              else "{:.1f} MB traced peak (tracemalloc)".format(result["traced_peak"] / mb),
+              "" if rss is None else "{:.1f} MB max RSS (whole process)".format(rss / mb), None, "", "", target)
+    label = "peak memory, Fashion-MNIST: 70,000 images as bytes, {} batches of the MLP, evaluation".format(
+        BATCHES)
+    folder = find_fashion(bench.fashion_data)
+    if folder is None:
+        bench.add(label, "skipped: the full set is not found (--fashion-data DIR)")
+        return
+    result = fashion_peak(folder)
+    if result["max_rss"] is not None:
+        rss = result["max_rss"] / mb
+        target = bench.check("Fashion-MNIST memory", rss < TARGETS_MB["fashion"],
+                             "max RSS < {:.0f} MB".format(TARGETS_MB["fashion"]))
+        bench.add(label, "{:.0f} MB after loading".format(result["after_loading"] / mb),
+                  "{:.0f} MB max RSS (whole process)".format(rss), None, "", "", target)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", metavar="DIR", help="the folder of the four Fashion-MNIST .gz files")
@@ -85,7 +157,7 @@ def main(argv=None):
     if args.fashion_child:
         fashion_child(args.fashion_child)
         return 0
-    from demos.fashion_mnist import DATA_DIR, DEBIAN_DIR, FILES
+    from demos.fashion_mnist import DATA_DIR, DEBIAN_DIR
     mb = 1024.0 * 1024.0
     print(f"{sys.implementation.name} {sys.version.split()[0]}")
     digits = child_result([os.path.join(HERE, "run.py"), "--memory-child"])
@@ -93,13 +165,12 @@ def main(argv=None):
         rss = digits["max_rss"] / mb
         print(f"digits epoch: peak RSS {rss:.1f} MB (target < {TARGETS_MB['digits']:.0f} MB: "
               f"{'yes' if rss < TARGETS_MB['digits'] else 'NO'})")
-    names = [name for pair in FILES.values() for name in pair]
-    folders = [args.data] if args.data else [DATA_DIR, DEBIAN_DIR]
-    found = [folder for folder in folders if all(os.path.isfile(os.path.join(folder, n)) for n in names)]
-    if not found:
+    folder = find_fashion(args.data)
+    if folder is None:
+        folders = [args.data] if args.data else [DATA_DIR, DEBIAN_DIR]
         print(f"Fashion-MNIST: skipped (the four files are not in {' or '.join(folders)}; pass --data DIR)")
         return 0
-    result = child_result([os.path.abspath(__file__), "--fashion-child", found[0]])
+    result = fashion_peak(folder)
     if result["max_rss"] is None:
         print("Fashion-MNIST: peak RSS unknown on this system")
         return 0

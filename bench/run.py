@@ -1,11 +1,14 @@
 """How fast is the framework? One table against hand-written pure Python, written to bench/RESULTS.md.
 
-    python bench/run.py              # 2 to 4 minutes: the table, also written to bench/RESULTS.md
+    python bench/run.py              # 5 to 8 minutes: the table and the yardstick, written to bench/RESULTS.md
     python bench/run.py --quick      # a smoke run of every row with fewer repeats (under a minute)
     python bench/run.py --zeros      # where skipping zeros pays: the table behind matrix.py's break-even rule
     python bench/run.py --profile    # cProfile of one digits epoch of Network.fit, top functions
     python bench/run.py --autograd   # only the autograd rows (bench/autograd_speed.py), about 2 minutes
     python bench/run.py --conv       # only the Conv2D rows: im2col against nested loops and against Matrix @
+    python bench/run.py --yardstick  # only the yardstick (bench/yardstick.py): every workload's effective
+                                     # MFLOP/s as a fraction of the interpreter's ceiling, 1 and 2 workers
+    python bench/run.py --fashion-data DIR   # the full Fashion-MNIST, for its peak-memory row
     pypy3 bench/run.py               # the same table on PyPy, as a section of bench/RESULTS.md
                                      # (bench/pypy.py: both interpreters side by side)
 
@@ -30,12 +33,10 @@ Standard library only; NumPy is imported if present, for one column.
 import argparse
 import cProfile
 import io
-import json
 import math
 import os
 import pstats
 import random
-import subprocess
 import sys
 import time
 from operator import add
@@ -51,6 +52,8 @@ import conv_bench  # noqa: E402
 import fused_mlp  # noqa: E402
 import harness  # noqa: E402
 import kernels  # noqa: E402
+import memory  # noqa: E402
+import yardstick  # noqa: E402
 from activations import ReLU, Softmax, softmax_rows  # noqa: E402
 from layers import Dense  # noqa: E402
 from losses import CrossEntropy  # noqa: E402
@@ -79,14 +82,14 @@ def import_numpy():
 
 DIGITS_PATH = os.path.join(ROOT, "data", "digits.csv")
 N_TRAIN = 1437  # the first 80% of the 1,797 digits, as bench/fused_mlp.py uses
-TARGETS = {"matmul_vs_best": 1.10, "matmul_vs_naive_128": 1.8, "fit_vs_fused": 1.15, "max_rss_mb": 60.0}
+TARGETS = {"matmul_vs_best": 1.10, "matmul_vs_naive_128": 1.8, "fit_vs_fused": 1.15}  # memory: bench/memory.py
 
 
 class Bench:
     """Settings of one run: the clock, repeats, and the rows gathered so far."""
 
-    def __init__(self, quick, wall):
-        self.quick = quick
+    def __init__(self, quick, wall, fashion_data=None):
+        self.quick, self.fashion_data = quick, fashion_data
         self.clock = time.perf_counter if wall else time.process_time
         self.rows = []
         self.failures = []
@@ -334,48 +337,6 @@ def scaling_rows(bench):
                   "{:.3f} s (linear in width)".format(ideal), seconds / ideal)
 
 
-# ---------------------------------------------------------------- memory
-
-def memory_child():
-    """Run in a fresh process: one digits epoch; print the peak of max RSS and of tracemalloc, as JSON."""
-    X_rows, Y_rows = load_digits()
-    X, Y = Matrix(X_rows), Matrix(Y_rows)
-    fit_digits(X, Y)
-    rss = harness.max_rss_bytes()  # before tracing, whose own bookkeeping takes memory
-    peak = None
-    tracemalloc = harness.tracemalloc  # None on PyPy
-    if tracemalloc is not None:
-        tracemalloc.start()
-        X_rows, Y_rows = load_digits()
-        X, Y = Matrix(X_rows), Matrix(Y_rows)
-        fit_digits(X, Y)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    print(json.dumps({"max_rss": rss, "traced_peak": peak}))
-
-
-def memory_rows(bench):
-    output = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child"],
-                            capture_output=True, text=True, check=True).stdout
-    result = json.loads(output.strip().splitlines()[-1])
-    mb = 1024.0 * 1024.0
-    rss = result["max_rss"]
-    if rss is None:
-        target = "max RSS unknown on this system"
-    elif sys.implementation.name == "pypy":  # the target is CPython's; PyPy's JIT and GC start larger
-        empty = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, {!r}); import harness; "
-                                "print(harness.max_rss_bytes())".format(HERE)],
-                               capture_output=True, text=True, check=True).stdout
-        target = "no target on PyPy (an empty PyPy process: {:.1f} MB max RSS)".format(int(empty) / mb)
-    else:
-        target = bench.check("memory", rss / mb < TARGETS["max_rss_mb"],
-                             "max RSS < {:.0f} MB".format(TARGETS["max_rss_mb"]))
-    bench.add("peak memory, digits epoch (data loading included), fresh process",
-              "no tracemalloc on this interpreter" if result["traced_peak"] is None
-              else "{:.1f} MB traced peak (tracemalloc)".format(result["traced_peak"] / mb),
-              "" if rss is None else "{:.1f} MB max RSS (whole process)".format(rss / mb), None, "", "", target)
-
-
 # ---------------------------------------------------------------- reports
 
 HEADERS = ["benchmark", "framework", "bar", "framework time / bar time", "naive triple loop", "NumPy", "target"]
@@ -383,7 +344,7 @@ HEADERS = ["benchmark", "framework", "bar", "framework time / bar time", "naive 
 
 def run_all(bench):
     sections = [matmul_rows, elementwise_rows, digits_rows, autograd_rows, square_detector_rows, scaling_rows,
-                conv_bench.conv_rows, memory_rows]
+                conv_bench.conv_rows, memory.memory_rows]
     started = time.perf_counter()
     X = Y = None
     for section in sections:
@@ -461,15 +422,20 @@ def main(argv=None):
     parser.add_argument("--autograd", action="store_true",
                         help="only the autograd rows: graph and scalar autograd against the layers")
     parser.add_argument("--conv", action="store_true", help="only the Conv2D rows (im2col vs loops and vs Matrix @)")
+    parser.add_argument("--yardstick", action="store_true",
+                        help="only the yardstick: each workload's effective MFLOP/s against the interpreter's ceiling")
+    parser.add_argument("--fashion-data", metavar="DIR", help="the full Fashion-MNIST, for its memory row")
     parser.add_argument("--output", default=None,
                         help="where to write the table (default bench/RESULTS.md; --quick writes nothing)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
-        memory_child()
+        memory.digits_child()
         return 0
     import_numpy()
-    bench = Bench(args.quick, args.wall)
+    if args.yardstick:
+        return yardstick.main(["--quick"] if args.quick else [])
+    bench = Bench(args.quick, args.wall, args.fashion_data)
     if args.zeros:
         print(zeros_table(bench))
         return 0
@@ -495,6 +461,8 @@ def main(argv=None):
             harness.write_section(output, text.replace("# Benchmark results", "## The same table on PyPy", 1))
         else:
             harness.write_head(output, text)  # the sections other scripts write (bench/pypy.py) stay
+    if not args.quick:  # the yardstick's own section, after the table (it prints the load average)
+        yardstick.main([] if output is None else ["--output", output])
     return 0 if not bench.failures else 1
 
 

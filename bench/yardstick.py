@@ -1,0 +1,370 @@
+"""The interpreter's own limit as the yardstick: each workload's effective MFLOP/s against it.
+
+    python bench/yardstick.py            # the table (2 to 4 minutes), also a section of bench/RESULTS.md
+    python bench/yardstick.py --quick    # fewer steps and rounds, nothing written
+    python bench/yardstick.py --profile gru|gpt|mlp   # cProfile of a few training steps, top functions
+    python bench/run.py --yardstick      # the same table
+    pypy3 bench/yardstick.py             # PyPy's own section
+
+The ceiling. The fastest a CPython core multiplies is the dot product builtin,
+math.sumprod on 3.12+ and sum(map(operator.mul, a, b)) before; on PyPy, whose JIT
+compiles loops, the best plain loop (a dot-product loop or the row-accumulating
+"axpy" loop c[j] += x * b[j], whichever is faster here). The ceiling is its best
+MFLOP/s over vector lengths 64 to 1024, 2 flops a multiply-add, measured in this run.
+
+The workloads, each as it trains in its demo (demos/): the digits epoch of bench/run.py
+(64-64-10, Adam, batch 32), the Fashion-MNIST MLP (784-256-128-100-10, batch 64) and CNN
+(two 3x3 convolutions with pooling, batch 32) on the committed 3,000-image slice with 1 and
+with 2 worker processes (parallel.DataParallel), the names GRU (Embedding 27x24, GRU 24->64,
+a Dense per step, batch 32 names of one length, clipping, Adam) and the tiny GPT (one block,
+16 wide, 4 heads, one name a step).
+
+Counting, honestly. Effective MFLOP/s = 2 x (the model's multiply-adds per sample) x samples
+per second. The multiply-adds are counted, not estimated: one untimed pass over the same
+steps with Matrix.__matmul__ wrapped, adding n*k*m for each (n, k) @ (k, m). Every product of
+forward and backward goes through it (Dense's X @ W, X.T @ dY, dY @ W.T; Conv2D's im2col
+products; the GRU's products per time step; attention's per-head products), and only those:
+  * counted densely: a product whose exact zeros Matrix skips (ReLU outputs, blank pixels)
+    counts all of n*k*m, the model's arithmetic, so skipping shows as speed;
+  * not counted: elementwise work (activations, softmax, norms, bias adds, the loss, gradient
+    clipping), the optimizer step, copies, im2col itself: the overheads the fraction measures;
+  * backward is what fit runs: dW and dX of every layer but the first, whose dX is not
+    computed (input_grad=False). Causal attention computes all T x T scores (half are masked
+    afterwards) and those are counted as computed.
+Fraction = effective MFLOP/s / (ceiling x cores used): 1 core, or 2 with 2 workers.
+
+Clocks. The one-process rows use this process's CPU time (time.process_time): the machine is
+shared. The worker rows must use wall time (the workers' CPU is not this process's), so they
+mean something only on an idle machine: the load average is printed beside them. 1 and 2
+workers alternate round by round; each figure is the median of the steps of all its rounds
+(the first step of each fit left out: the workers' first batch, and PyPy's JIT warming up).
+"""
+
+import argparse
+import cProfile
+import io
+import math
+import os
+import pstats
+import random
+import statistics
+import sys
+import time
+from operator import mul
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for path in (HERE, ROOT):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import harness  # noqa: E402
+from callbacks import Callback  # noqa: E402
+from matrix import Matrix  # noqa: E402
+
+PYPY = sys.implementation.name == "pypy"
+TARGETS = {"workers_speedup": 1.7, "workers_fraction": 0.5, "sequence_fraction": 0.4}
+
+
+# ---------------------------------------------------------------- the ceiling
+
+def _dot_loop(a, b):
+    total = 0.0
+    for j in range(len(a)):
+        total += a[j] * b[j]
+    return total
+
+
+def _axpy_loop(c, x, b):
+    for j in range(len(c)):
+        c[j] += x * b[j]
+
+
+def ceiling(quick=False):
+    """(best MFLOP/s, how) of one core's fastest multiply-add on this interpreter."""
+    rng = random.Random(0)
+    best = (0.0, "")
+    for length in (64, 256, 1024):
+        a = [rng.gauss(0.0, 1.0) for _ in range(length)]
+        b = [rng.gauss(0.0, 1.0) for _ in range(length)]
+        calls = max(50, 400000 // length) // (4 if quick else 1)
+        if PYPY:
+            c = [0.0] * length
+
+            def dots():
+                for _ in range(calls):
+                    _dot_loop(a, b)
+
+            def axpys():
+                for _ in range(calls):
+                    _axpy_loop(c, 0.5, b)
+            contenders = [(dots, "dot-product loop"), (axpys, "axpy loop c[j] += x * b[j]")]
+        elif hasattr(math, "sumprod"):
+            sumprod = math.sumprod
+
+            def sumprods():
+                for _ in range(calls):
+                    sumprod(a, b)
+            contenders = [(sumprods, "math.sumprod")]
+        else:
+            def sum_maps():
+                for _ in range(calls):
+                    sum(map(mul, a, b))
+            contenders = [(sum_maps, "sum(map(mul, a, b))")]
+        result = harness.interleave([fn for fn, _ in contenders], 5 if quick else 9, warmup=2,
+                                    clock=time.process_time)
+        for seconds, (_, how) in zip(result.medians, contenders):
+            mflops = 2.0 * length * calls / seconds / 1e6
+            if mflops > best[0]:
+                best = (mflops, f"{how}, length {length}")
+    return best
+
+
+# ---------------------------------------------------------------- counting
+
+def count_macs(fn):
+    """fn() run once with every Matrix product counted: the multiply-adds n*k*m they did."""
+    original = Matrix.__matmul__
+    total = [0]
+
+    def counting(self, other):
+        result = original(self, other)
+        if result is not NotImplemented:
+            total[0] += self.shape[0] * self.shape[1] * other.shape[1]
+        return result
+
+    Matrix.__matmul__ = counting
+    try:
+        fn()
+    finally:
+        Matrix.__matmul__ = original
+    return total[0]
+
+
+# ---------------------------------------------------------------- workloads in one process
+
+def digits_workload():
+    """(label, one pass, samples in it): one epoch of bench/run.py's digits training."""
+    import run
+    X_rows, Y_rows = run.load_digits()
+    X, Y = Matrix(X_rows), Matrix(Y_rows)
+    return "digits epoch (64-64-10, Adam, batch 32)", lambda: run.fit_digits(X, Y), len(X_rows)
+
+
+def gru_workload(steps):
+    """`steps` training steps of the names GRU as demos/names.py runs them (batch 32 of one length)."""
+    from demos import names
+    from layers import seed as seed_layers
+    from losses import SequenceCrossEntropy
+    from network import Network
+    from optimizers import Adam
+    settings = names.MODELS["gru"].defaults
+    train_names, _ = names.split_names(names.load_names())
+    data = names.SequenceData(train_names, settings["context"])
+    rng = random.Random(0)
+    batches = [data.random_batch(rng, settings["batch_size"]) for _ in range(steps)]
+    seed_layers(0)
+    network = Network(names.MODELS["gru"].build(settings, len(names.VOCABULARY)))
+    loss = SequenceCrossEntropy(ignore_index=names.IGNORE)
+    optimizer = Adam(network.parameters(), lr=settings["lr"])
+
+    def one_pass():
+        for x, targets in batches:
+            loss.forward(network.forward(x, training=True), targets)
+            network.backward(loss.backward(), input_grad=False)
+            names.clip_gradients(network.parameters(), settings["clip"])
+            optimizer.step()
+    label = "names GRU (Embedding 27x24, GRU 24->64, Dense 64->27 per step; batch 32)"
+    return label, one_pass, steps * settings["batch_size"]
+
+
+def gpt_workload(steps):
+    """`steps` training steps of the tiny GPT, one name each, as bench/tiny_gpt.py times them."""
+    import tiny_gpt
+    from demos import names
+    from layers import seed as seed_layers
+    from losses import SequenceCrossEntropy
+    from network import Network
+    from optimizers import Adam
+    settings = names.MODELS["tiny-gpt"].defaults
+    order = tiny_gpt.original_order()
+    data = names.SequenceData(order, settings["context"])
+    batches = [data.batch([step]) for step in range(1, 1 + steps)]
+    seed_layers(0)
+    network = Network(names.MODELS["tiny-gpt"].build(settings, len(names.VOCABULARY)))
+    loss = SequenceCrossEntropy(ignore_index=names.IGNORE)
+    optimizer = Adam(network.parameters(), lr=settings["lr"], betas=settings["betas"])
+
+    def one_pass():
+        for x, targets in batches:
+            loss.forward(network.forward(x, training=True), targets)
+            network.backward(loss.backward(), input_grad=False)
+            optimizer.step()
+    return "tiny GPT (1 block, 16 wide, 4 heads, MLP 64; one name a step)", one_pass, steps
+
+
+# ---------------------------------------------------------------- workloads with workers
+
+class _StepTimes(Callback):
+    def __init__(self):
+        self.marks = []
+
+    def on_epoch_begin(self, run):
+        self.marks.append(time.perf_counter())
+
+    def on_batch_end(self, run):
+        self.marks.append(time.perf_counter())
+
+    def steps(self):
+        return [b - a for a, b in zip(self.marks[1:], self.marks[2:])]  # the first step left out
+
+
+def fashion_slice(rows):
+    from demos import fashion_mnist
+    data = fashion_mnist.load_part(fashion_mnist.DATA_DIR, fashion_mnist.SLICE_PREFIX, "train")
+    return data.subset(range(rows))
+
+
+def fit_steps(model, data, batch, workers):
+    """Wall seconds of each step (after the first) of one epoch over `data` with `workers` processes."""
+    from demos import fashion_mnist
+    from losses import CrossEntropy
+    from optimizers import Adam
+    from parallel import DataParallel
+    network = fashion_mnist.MODELS[model](random.Random(0))
+    timer = _StepTimes()
+    trainer = network if workers == 1 else DataParallel(network, workers, seed=0)
+    trainer.fit(data, data.targets, CrossEntropy(), Adam(network.parameters(), lr=0.001), epochs=1,
+                batch_size=batch, shuffle=False, callbacks=[timer])
+    return timer.steps()
+
+
+def workers_rows(bench, model, label, batch, steps):
+    data = fashion_slice(batch * (steps + 1))
+    one_batch = fashion_slice(batch)
+    macs = count_macs(lambda: fit_steps(model, one_batch, batch, 1))
+    times = {1: [], 2: []}
+    loads = [os.getloadavg()[0]]
+    for round_number in range(bench.rounds):
+        for workers in ((1, 2) if round_number % 2 == 0 else (2, 1)):
+            times[workers] += fit_steps(model, data, batch, workers)
+        loads.append(os.getloadavg()[0])
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    load = "load average {:.1f}-{:.1f}".format(min(loads), max(loads))
+    bench.row(f"{label}, 1 worker", macs / batch, batch / one, 1, note=load + ", wall time")
+    speedup = one / two
+    target = bench.check(f"{model} workers speed-up", speedup >= TARGETS["workers_speedup"],
+                         ">= {:.1f}x 1 worker".format(TARGETS["workers_speedup"]))
+    bench.row(f"{label}, 2 workers", macs / batch, batch / two, 2,
+              note="{}; {:.2f}x 1 worker: {}".format(load, speedup, target),
+              fraction_target=TARGETS["workers_fraction"])
+
+
+# ---------------------------------------------------------------- the table
+
+class Yardstick:
+    def __init__(self, quick):
+        self.quick = quick
+        self.rounds = 3 if quick else 5
+        self.rows, self.failures = [], []
+        self.ceiling, self.ceiling_how = ceiling(quick)
+
+    def check(self, label, holds, text):
+        if not holds:
+            self.failures.append(label)
+        return "{}: {}".format(text, "yes" if holds else "NO")
+
+    def row(self, label, macs_per_sample, samples_per_second, cores, note="", fraction_target=None):
+        mflops = 2.0 * macs_per_sample * samples_per_second / 1e6
+        fraction = mflops / (self.ceiling * cores)
+        if fraction_target is not None:
+            note += ("; " if note else "") + self.check(
+                label + " fraction", fraction >= fraction_target,
+                ">= {:.1f} of ceiling x {}".format(fraction_target, cores))
+        self.rows.append([label, "{:,.0f}".format(macs_per_sample), "{:,.1f}".format(samples_per_second),
+                          "{:,.1f}".format(mflops), cores, fraction, note])
+        print("  " + " | ".join(str(cell) for cell in self.rows[-1]), file=sys.stderr, flush=True)
+
+
+HEADERS = ["workload", "multiply-adds per sample (forward + backward)", "samples/s", "effective MFLOP/s",
+           "cores", "fraction of ceiling x cores", "notes"]
+
+
+def measure(bench):
+    started = time.perf_counter()
+    steps = 4 if bench.quick else 8
+    for make in (digits_workload, lambda: gru_workload(steps), lambda: gpt_workload(4 * steps)):
+        label, one_pass, samples = make()
+        target = None
+        if "GRU" in label or "GPT" in label:
+            target = TARGETS["sequence_fraction"]
+        macs = count_macs(one_pass)
+        result = harness.interleave([one_pass], bench.rounds, warmup=1, clock=time.process_time)
+        bench.row(label, macs / samples, samples / result.medians[0], 1, note="CPU time", fraction_target=target)
+    worker_steps = 2 if bench.quick else 3
+    workers_rows(bench, "mlp", "Fashion-MNIST MLP (784-256-128-100-10, batch 64)", 64, worker_steps)
+    workers_rows(bench, "cnn", "Fashion-MNIST CNN (conv 8, conv 16, 3x3, pool; Dense 64; batch 32)", 32,
+                 worker_steps)
+    return time.perf_counter() - started
+
+
+def report(bench, seconds):
+    name = "PyPy {}".format(sys.version.split()[0]) if PYPY else "CPython {}".format(sys.version.split()[0])
+    lines = [
+        f"## The yardstick: {name}",
+        "",
+        "`{} bench/yardstick.py{}` on {}; load average at the start {:.1f}; whole run {:.0f} s.".format(
+            "pypy3" if PYPY else "python", " --quick" if bench.quick else "", harness.machine_description(),
+            bench.load_at_start, seconds),
+        "Ceiling, one core: {:,.0f} MFLOP/s ({}). Effective MFLOP/s = 2 x multiply-adds per sample x "
+        "samples/s (bench/yardstick.py's docstring says what is counted).".format(bench.ceiling,
+                                                                                  bench.ceiling_how),
+        "",
+        harness.markdown_table(HEADERS, bench.rows, "{:.2f}"),
+        "",
+        "All targets hold." if not bench.failures else "Targets missed: {}.".format(", ".join(bench.failures)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- --profile
+
+def profile(which, top=18):
+    if which == "mlp":
+        batch = 64
+        data = fashion_slice(batch * 3)
+        fn = lambda: fit_steps("mlp", data, batch, 1)  # noqa: E731
+    else:
+        _, fn, _ = gru_workload(8) if which == "gru" else gpt_workload(32)
+    fn()  # warm-up
+    profiler = cProfile.Profile()
+    profiler.runcall(fn)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and rounds; nothing written")
+    parser.add_argument("--profile", choices=("gru", "gpt", "mlp"), help="cProfile a few training steps")
+    parser.add_argument("--output", default=None, help="where to write the section (default bench/RESULTS.md)")
+    args = parser.parse_args(argv)
+    if args.profile:
+        print(profile(args.profile))
+        return 0
+    load = os.getloadavg()[0]
+    print(f"{harness.machine_description()}; load average {load:.1f}", file=sys.stderr)
+    bench = Yardstick(args.quick)
+    bench.load_at_start = load
+    print(f"  ceiling: {bench.ceiling:,.0f} MFLOP/s ({bench.ceiling_how})", file=sys.stderr)
+    text = report(bench, measure(bench))
+    print(text)
+    output = args.output or (None if args.quick else os.path.join(HERE, "RESULTS.md"))
+    if output:
+        harness.write_section(output, text)
+    return 0 if not bench.failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
