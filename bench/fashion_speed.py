@@ -72,8 +72,8 @@ def float_images(data):
 
 # ---------------------------------------------------------------- PyTorch
 
-def torch_network(model):
-    import torch
+def torch_network(torch, model):
+    """The demo's network as a torch.nn.Sequential (PyTorch's default initialization)."""
     nn = torch.nn
     if model == "mlp":
         layers, width = [], 784
@@ -95,7 +95,7 @@ def torch_trainer(model, batch_size, data, dtype_name):
     torch.set_num_threads(1)
     dtype = getattr(torch, dtype_name)
     torch.manual_seed(0)
-    network = torch_network(model)
+    network = torch_network(torch, model)
     network = network.to(dtype)
     rows, labels = float_images(data)
     images = torch.tensor(rows, dtype=dtype).reshape(len(rows), 1, 28, 28)
@@ -250,7 +250,7 @@ def check_bars():
     for model in ("mlp", "cnn"):
         trainer = numpy_trainer(model, 32, data)
         mine = trainer.gradients(trainer.images, trainer.targets)
-        network = torch_network(model).to(torch.float64)
+        network = torch_network(torch, model).to(torch.float64)
         linear = [m for m in network if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
         with torch.no_grad():
             for module, weight, bias in zip(linear, trainer.params[::2], trainer.params[1::2]):
