@@ -1,8 +1,8 @@
 """Conv2D through im2col against a direct nested-loop convolution, and against Matrix @ on its products.
 
 Called by bench/run.py (the "conv" rows; `python bench/run.py --conv` runs these rows alone).
-The shapes are the Fashion-MNIST CNN's: 1x28x28 -> 16 channels (3x3, padding 1), 2x2 max pool,
-16x14x14 -> 32 channels (3x3, padding 1), pool. Two questions:
+The shapes are the Fashion-MNIST CNN's (demos/fashion_mnist.py, batch 32): 1x28x28 -> 8 channels
+(3x3, padding 1), 2x2 max pool, 8x14x14 -> 16 channels (3x3, padding 1), pool. Two questions:
   * is im2col worth it? Conv2D forward + backward against the convolution written as loops over
     the same lists of floats (direct_forward / direct_backward below, the textbook's loops);
   * does the rearranging (im2col, regrouping, col2im) cost much beside the arithmetic? Conv2D
@@ -21,8 +21,8 @@ from im2col import channel_rows, image_columns, join_columns, patches_of
 from matrix import Matrix
 
 # (label, C, H, W, O, zero share of the input, input_grad): the Fashion-MNIST CNN's two convolutions
-LAYERS = [("conv 1: 1x28x28 -> 16, 3x3, padding 1 (first layer: no dX)", 1, 28, 28, 16, 0.5, False),
-          ("conv 2: 16x14x14 -> 32, 3x3, padding 1", 16, 14, 14, 32, 0.4, True)]
+LAYERS = [("conv 1: 1x28x28 -> 8, 3x3, padding 1 (first layer: no dX)", 1, 28, 28, 8, 0.5, False),
+          ("conv 2: 8x14x14 -> 16, 3x3, padding 1", 8, 14, 14, 16, 0.4, True)]
 TARGETS = {"vs_direct": 5.0, "vs_matmul": 0.8}
 
 

@@ -9,6 +9,7 @@
     python bench/run.py --yardstick  # only the yardstick (bench/yardstick.py): every workload's effective
                                      # MFLOP/s as a fraction of the interpreter's ceiling, 1 and 2 workers
     python bench/run.py --fashion-data DIR   # the full Fashion-MNIST, for its peak-memory row
+    python bench/run.py --fashion    # only the Fashion-MNIST MLP and CNN training rows (beside PyTorch, NumPy)
     pypy3 bench/run.py               # the same table on PyPy, as a section of bench/RESULTS.md
                                      # (bench/pypy.py: both interpreters side by side)
 
@@ -49,6 +50,7 @@ for path in (HERE, ROOT):
 
 import autograd_speed  # noqa: E402
 import conv_bench  # noqa: E402
+import fashion_speed  # noqa: E402
 import fused_mlp  # noqa: E402
 import harness  # noqa: E402
 import kernels  # noqa: E402
@@ -344,7 +346,7 @@ HEADERS = ["benchmark", "framework", "bar", "framework time / bar time", "naive 
 
 def run_all(bench):
     sections = [matmul_rows, elementwise_rows, digits_rows, autograd_rows, square_detector_rows, scaling_rows,
-                conv_bench.conv_rows, memory.memory_rows]
+                conv_bench.conv_rows, fashion_speed.fashion_rows, memory.memory_rows]
     started = time.perf_counter()
     X = Y = None
     for section in sections:
@@ -425,6 +427,7 @@ def main(argv=None):
     parser.add_argument("--yardstick", action="store_true",
                         help="only the yardstick: each workload's effective MFLOP/s against the interpreter's ceiling")
     parser.add_argument("--fashion-data", metavar="DIR", help="the full Fashion-MNIST, for its memory row")
+    parser.add_argument("--fashion", action="store_true", help="only the Fashion-MNIST training rows")
     parser.add_argument("--output", default=None,
                         help="where to write the table (default bench/RESULTS.md; --quick writes nothing)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
@@ -448,9 +451,9 @@ def main(argv=None):
         print(harness.markdown_table(HEADERS, bench.rows, "{:.2f}"))
         return 0 if not bench.failures else 1
     print(harness.machine_description(), file=sys.stderr)
-    if args.conv:
+    if args.conv or args.fashion:
         started = time.perf_counter()
-        conv_bench.conv_rows(bench)
+        (conv_bench.conv_rows if args.conv else fashion_speed.fashion_rows)(bench)
         print(report(bench, time.perf_counter() - started))
         return 0 if not bench.failures else 1
     text = report(bench, run_all(bench))
