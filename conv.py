@@ -15,11 +15,10 @@ docs/convolution.md works one small example through by hand.
 
 import math
 
-from im2col import Geometry, channel_rows, col2im, image_columns, join_columns, patches_of, position_rows
+from conv_kernels import convolve, weight_gradient
+from im2col import Geometry, channel_rows, col2im, image_columns
 from layers import INITIALIZERS, Layer, Parameter, _positive_int, default_rng, flat_size
 from matrix import Matrix
-
-BLOCK_ROWS = 512  # patches per block of the dW product (see Conv2D.backward)
 
 
 def as_pair(value, what, minimum):
@@ -104,7 +103,13 @@ class Conv2D(WindowLayer):
         dX = col2im(dP)        (n, C*H*W): a pixel lies in several patches (the windows
                                overlap), so its gradient is the sum of those entries' gradients;
                                entries that fell in the zero padding are dropped.
+    At stride 1 (padding at most k - 1) dX is computed as the convolution it equals,
+        dX[c, r, s] = sum over o, i, j of W[c*kH*kW + i*kW + j, o] * dY[o, r + pH - i, s + pW - j]
+    i.e. this layer's forward over dY padded by k - 1 - p, with the kernel turned half a turn and
+    C and O swapped (docs/convolution.md): the same sums, whose patches of dY are mostly zeros
+    in training (dY comes back through a max pool and a ReLU), which the product skips.
     dX is skipped with input_grad=False (a first layer, whose input is data).
+    The loops themselves, image by image, are conv_kernels.py's.
     """
 
     kind = "Conv2D"
@@ -158,14 +163,13 @@ class Conv2D(WindowLayer):
     # ------------------------------------------------------------- passes
     def forward(self, x, training=False):
         geometry = self._checked_geometry(x)
-        # each image's columns (P.T, image by image) are kept for dW; the patches P only for this product
+        # each image's columns (P.T, image by image) are kept for dW; the product runs image by image
+        # (conv_kernels.convolve), so that only one image's patches exist at a time
         self.columns = [image_columns(image, geometry) for image in x.rows]
-        # the patches' rows are tuples (zip's), which the product reads as lists; they never leave the layer
-        patches = Matrix.from_rows(patches_of(self.columns), geometry.patch_size)
-        products = patches @ self.weight.value
+        weight = self.weight.value.rows
         bias = self.bias.value.rows[0] if self.bias is not None else None
-        return Matrix.from_rows(position_rows(products.rows, geometry.positions, bias),
-                            self.out_channels * geometry.positions)
+        return Matrix.from_rows([convolve(columns, weight, bias) for columns in self.columns],
+                                self.out_channels * geometry.positions)
 
     def backward(self, grad, input_grad=True):
         columns, geometry = self._saved(self.columns), self.geometry
@@ -173,25 +177,40 @@ class Conv2D(WindowLayer):
         if grad.shape != (n_images, self.out_channels * positions):
             raise ValueError(f"{self!r}: backward expects a gradient of shape "
                              f"{(n_images, self.out_channels * positions)}, got {grad.shape}")
-        grad_z = Matrix.from_rows(channel_rows(grad.rows, self.out_channels), self.out_channels)
-        # dW = P.T @ dZ, summed over blocks of about BLOCK_ROWS patches: one product over the whole
-        # batch would run dot products of n*H_out*W_out terms whose operands overflow the CPU's
-        # cache, 3 to 4 times slower (bench/run.py --conv measures it)
-        per_block = max(1, BLOCK_ROWS // positions)
-        weight_grad = None
-        for start in range(0, n_images, per_block):
-            stop = min(start + per_block, n_images)
-            block = Matrix.from_rows(join_columns(columns[start:stop]), (stop - start) * positions)
-            part = block @ grad_z[start * positions:stop * positions]
-            weight_grad = part if weight_grad is None else weight_grad + part
-        self.weight.grad = weight_grad
+        # dW = P.T @ dZ, image by image: row k of P.T is column k, column o of dZ is channel o of
+        # the image's dY, so no regrouping; conv_kernels skips the positions where dY is zero
+        self.weight.grad = Matrix.from_rows(weight_gradient(columns, grad.rows, positions), self.out_channels)
         if self.bias is not None:  # db[o]: the sum of channel o's run of every row of dY
             self.bias.grad = Matrix.from_rows([[sum([sum(row[start:start + positions]) for row in grad.rows])
                                                 for start in range(0, grad.shape[1], positions)]], self.out_channels)
         if not input_grad:
             return None
+        transposed = self._transposed_geometry()
+        if transposed is not None:
+            return self._input_gradient_by_convolution(grad, transposed)
+        grad_z = Matrix.from_rows(channel_rows(grad.rows, self.out_channels), self.out_channels)
         patch_grads = grad_z @ self.weight.value.T
         return Matrix.from_rows(col2im(patch_grads.rows, n_images, geometry), flat_size(self.input_shape))
+
+    def _transposed_geometry(self):
+        """With stride 1, dX is itself a convolution: of dY, padded by k - 1 - p, with the kernel
+        turned half a turn and the channels swapped (see backward); its Geometry, or None when the
+        layer's stride or padding (p > k - 1) does not allow it."""
+        geometry = self.geometry
+        pad_h, pad_w = geometry.kernel_h - 1 - geometry.pad_h, geometry.kernel_w - 1 - geometry.pad_w
+        if geometry.stride_h != 1 or geometry.stride_w != 1 or pad_h < 0 or pad_w < 0:
+            return None
+        return Geometry(self.out_channels, geometry.out_h, geometry.out_w, geometry.kernel_h, geometry.kernel_w,
+                        1, 1, pad_h, pad_w)
+
+    def _input_gradient_by_convolution(self, grad, transposed):
+        kernel_h, kernel_w, C = self.geometry.kernel_h, self.geometry.kernel_w, self.in_channels
+        weight = self.weight.value.rows
+        # flipped[(o*kH + i)*kW + j][c] = weight[(c*kH + kH-1-i)*kW + kW-1-j][o]
+        flipped = [[weight[(c * kernel_h + kernel_h - 1 - i) * kernel_w + kernel_w - 1 - j][o] for c in range(C)]
+                   for o in range(self.out_channels) for i in range(kernel_h) for j in range(kernel_w)]
+        return Matrix.from_rows([convolve(image_columns(grad_row, transposed), flipped) for grad_row in grad.rows],
+                                flat_size(self.input_shape))
 
     def parameters(self):
         return [self.weight] if self.bias is None else [self.weight, self.bias]

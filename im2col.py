@@ -32,7 +32,7 @@ nothing of layers or networks: only lists of floats and the geometry.
 
 import collections
 import operator
-from itertools import chain, repeat
+from itertools import chain
 
 _add = operator.add
 _chain = chain.from_iterable
@@ -131,14 +131,6 @@ def patches_of(columns_per_image):
     return patches
 
 
-def join_columns(columns_per_image):
-    """The columns of several images side by side: K lists, list k the images' columns k in turn
-    (the transpose of their patches stacked)."""
-    if len(columns_per_image) == 1:
-        return columns_per_image[0]
-    return [list(_chain(parts)) for parts in zip(*columns_per_image)]
-
-
 def columns_to_image(columns, geometry):
     """col2im of one image: add columns[k][p*W_out + q] into the pixel patch (p, q) took entry k
     from, summing where windows overlap, and drop the padding; returns C*H*W values.
@@ -182,26 +174,9 @@ def col2im(patch_grads, n_images, geometry):
 def channel_rows(rows, channels):
     """Rows of (channel, position) values regrouped as position-major rows of `channels` values:
     each flat row [a0 a1 .. b0 b1 ..] of C channels of P positions becomes P rows (a_t, b_t, ..).
-    This turns a batch of feature maps (n, C*P) into the (n*P, C) layout of the patch product,
-    and is undone by position_rows."""
+    This turns a batch of feature maps (n, C*P) into the (n*P, C) layout of the patch product."""
     result = []
     for row in rows:
         size = len(row) // channels
         result += zip(*[row[start:start + size] for start in range(0, len(row), size)])
-    return result
-
-
-def position_rows(rows, positions, bias=None):
-    """The inverse of channel_rows: n*P position rows of C values become n flat rows of C*P
-    values in (channel, position) order; bias[c], when given, is added to channel c."""
-    result = []
-    for start in range(0, len(rows), positions):
-        channels = zip(*rows[start:start + positions])
-        if bias is None:
-            result.append(list(_chain(channels)))
-        else:
-            flat = []
-            for channel, value in zip(channels, bias):
-                flat += map(_add, channel, repeat(value))
-            result.append(flat)
     return result

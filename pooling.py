@@ -9,19 +9,21 @@ Layouts as in conv.py: an image (C, H, W) is a row of C*H*W values in (channel, 
 order, a sequence (C, L) a row of C*L values in (channel, position) order. Windows do not
 pad, and output sizes round down as PyTorch's (ceil_mode=False):
     H_out = (H - kH) // sH + 1,   W_out = (W - kW) // sW + 1,   stride defaults to the kernel size.
-Every window is read with im2col (im2col.py, one channel at a time, no padding), and every
-gradient goes back with col2im, which sums where windows overlap.
+MaxPool2D's loops are conv_kernels.max_pool and unpool (each window's first maximum found, and
+dY sent back to it); AvgPool2D reads its windows with im2col (im2col.py, one channel at a time,
+no padding) and sends its gradient back with col2im, which sums where windows overlap.
 """
 
 import operator
 from itertools import chain, repeat
 
 from conv import WindowLayer, as_pair, as_shape, show_pair
+from conv_kernels import max_pool, unpool
 from im2col import Geometry, columns_to_image, image_columns
 from layers import Layer, flat_size
 from matrix import Matrix
 
-_mul, _truediv = operator.mul, operator.truediv
+_truediv = operator.truediv
 
 
 class _Pool2D(WindowLayer):
@@ -114,16 +116,22 @@ class MaxPool2D(_Pool2D):
 
     kind = "MaxPool2D"
 
-    @staticmethod
-    def _pool(columns, window):
-        windows = list(zip(*columns))  # one tuple per output position, in row-major window order
-        largest = list(map(max, windows))
-        return largest, list(map(tuple.index, windows, largest))  # index() finds the first maximum
+    def forward(self, x, training=False):
+        # conv_kernels.max_pool: per image, the maxima and the index of each window's first maximum
+        geometry = self._checked_geometry(x)
+        pooled = [max_pool(image, geometry) for image in x.rows]
+        self.saved = [where for _, where in pooled]
+        return Matrix.from_rows([maxima for maxima, _ in pooled], geometry.channels * geometry.positions)
 
-    @staticmethod
-    def _unpool(grad, first_max, window):
-        # column t of the window gets dY where offset t held the first maximum, else 0
-        return [list(map(_mul, grad, map(t.__eq__, first_max))) for t in range(window)]
+    def backward(self, grad, input_grad=True):
+        saved, geometry = self._saved(self.saved), self.geometry
+        if grad.shape != (len(saved), geometry.channels * geometry.positions):
+            raise ValueError(f"{self!r}: backward expects a gradient of shape "
+                             f"{(len(saved), geometry.channels * geometry.positions)}, got {grad.shape}")
+        size = flat_size(self.input_shape)
+        overlapping = geometry.stride_h < geometry.kernel_h or geometry.stride_w < geometry.kernel_w
+        return Matrix.from_rows([unpool(grad_row, where, size, overlapping)
+                                 for grad_row, where in zip(grad.rows, saved)], size)
 
 
 class AvgPool2D(_Pool2D):

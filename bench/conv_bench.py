@@ -5,24 +5,27 @@ The shapes are the Fashion-MNIST CNN's (demos/fashion_mnist.py, batch 32): 1x28x
 (3x3, padding 1), 2x2 max pool, 8x14x14 -> 16 channels (3x3, padding 1), pool. Two questions:
   * is im2col worth it? Conv2D forward + backward against the convolution written as loops over
     the same lists of floats (direct_forward / direct_backward below, the textbook's loops);
-  * does the rearranging (im2col, regrouping, col2im) cost much beside the arithmetic? Conv2D
-    against `Matrix @` alone on the products it reduces to, with operands built beforehand:
-        P @ W                  (n*H_out*W_out, K) @ (K, O)
-        P.T @ dZ               (K, n*H_out*W_out) @ (n*H_out*W_out, O), by blocks of Conv2D.BLOCK_ROWS
-        dZ @ W.T               (n*H_out*W_out, O) @ (O, K)       (not for the first layer: no dX)
-    as MFLOP/s, 2 * n*H_out*W_out * K * O flops per product.
-Inputs are ReLU-like, with the share of exact zeros the real network sees (Fashion-MNIST
-pixels: about half; after ReLU and pooling: about 40%); upstream gradients are dense.
+  * does the rearranging (im2col, regrouping) cost much beside the arithmetic? Conv2D against
+    `Matrix @` alone on the products it reduces to, image by image, operands built beforehand:
+        P @ W                  (H_out*W_out, K) @ (K, O)
+        P.T @ dZ               (K, H_out*W_out) @ (H_out*W_out, O)
+        dZ @ W.T               (H_out*W_out, O) @ (O, K)       (not for the first layer: no dX)
+    as MFLOP/s, 2 * n*H_out*W_out * K * O flops per product, the same count for both sides.
+The inputs and upstream gradients are the ones the demo's network sees: 32 images of the committed
+Fashion-MNIST slice through the freshly initialized CNN (about half the pixels are zeros, and
+85-90% of each convolution's dY, which comes back through a max pool and a ReLU). Each row is
+also timed with a dense random dY in place of the real one: the worst case for the layer, which
+skips dY's zeros.
 """
+import os
 import random
 
-from conv import BLOCK_ROWS, Conv2D
-from im2col import channel_rows, image_columns, join_columns, patches_of
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+from conv import Conv2D
+from im2col import channel_rows, image_columns
 from matrix import Matrix
 
-# (label, C, H, W, O, zero share of the input, input_grad): the Fashion-MNIST CNN's two convolutions
-LAYERS = [("conv 1: 1x28x28 -> 8, 3x3, padding 1 (first layer: no dX)", 1, 28, 28, 8, 0.5, False),
-          ("conv 2: 8x14x14 -> 16, 3x3, padding 1", 8, 14, 14, 16, 0.4, True)]
 TARGETS = {"vs_direct": 5.0, "vs_matmul": 0.8}
 
 
@@ -78,83 +81,103 @@ def direct_backward(images, grads, weight, C, H, W, O, k, pad, input_grad=True):
     return d_images, d_weight, d_bias
 
 
-def relu_like(rng, n, size, zero_share):
-    return [[0.0 if rng.random() < zero_share else rng.uniform(0.0, 1.0) for _ in range(size)] for _ in range(n)]
+def training_batch(n=32, seed=0):
+    """[(layer, its input X, its upstream gradient dY, input_grad)] for the two Conv2D layers of the
+    demo's CNN, from one forward and backward pass over the first n images of the committed slice."""
+    from demos import fashion_mnist
+    from layers import seed as seed_layers
+    from losses import CrossEntropy
+    seed_layers(seed)
+    network = fashion_mnist.build_cnn(random.Random(seed))
+    data = fashion_mnist.load_part(os.path.join(ROOT, "data", "fashion-mnist"), fashion_mnist.SLICE_PREFIX, "train")
+    batch = list(range(n))
+    loss = CrossEntropy()
+    layers = network.training_layers(loss)
+    inputs = [data.take(batch)]
+    for layer in layers:
+        inputs.append(layer.forward(inputs[-1], training=True))
+    loss.forward(inputs[-1], data.targets.take(batch))
+    grad, found = loss.backward(), []
+    for index in range(len(layers) - 1, -1, -1):
+        if isinstance(layers[index], Conv2D):
+            found.append((layers[index], inputs[index], grad, index > 0))
+        grad = layers[index].backward(grad, input_grad=index > 0)
+    return found[::-1]
+
+
+def zero_share(matrix):
+    return sum(row.count(0.0) for row in matrix.rows) / (matrix.shape[0] * matrix.shape[1])
 
 
 def conv_rows(bench):
     """The conv rows of bench/run.py's table, added to `bench` (a run.Bench)."""
     rng = random.Random(11)
-    for label, C, H, W, O, zero_share, input_grad in LAYERS:
-        layer = Conv2D(C, O, 3, padding=1, input_shape=(C, H, W), rng=rng)
-        weight, bias = layer.weight.value.rows, layer.bias.value.rows[0]
-        positions, K = H * W, C * 9
-
-        # ---- against the direct loops: a few images, the loops are slow
-        n = 2 if bench.quick else 4
-        x_rows = relu_like(rng, n, C * H * W, zero_share)
-        g_rows = [[rng.gauss(0.0, 1.0) for _ in range(O * positions)] for _ in range(n)]
-        x, g = Matrix.from_rows(x_rows), Matrix.from_rows(g_rows)
-
-        def framework(x=x, g=g, layer=layer, input_grad=input_grad):
-            layer.forward(x, training=True)
-            layer.backward(g, input_grad=input_grad)
-
-        def direct(C=C, H=H, W=W, O=O, x_rows=x_rows, g_rows=g_rows, input_grad=input_grad):
-            direct_forward(x_rows, weight, bias, C, H, W, O, 3, 1)
-            direct_backward(x_rows, g_rows, weight, C, H, W, O, 3, 1, input_grad)
-
-        # the same numbers both ways, before timing them
-        expected = direct_forward(x_rows, weight, bias, C, H, W, O, 3, 1)
-        gap = max(abs(a - b) for ra, rb in zip(layer.forward(x).rows, expected) for a, b in zip(ra, rb))
-        medians, ratios = bench.interleave([framework, direct], 5)
-        speedup = 1.0 / ratios[1]
-        target = bench.check(label + " vs direct", speedup >= TARGETS["vs_direct"],
-                             ">= {:.0f}x direct".format(TARGETS["vs_direct"]))
-        bench.add("{}, forward + backward, {} images".format(label, n), "{:.3f} s".format(medians[0]),
-                  "{:.3f} s (direct nested loops)".format(medians[1]), ratios[1],
-                  "", "", "{}; im2col {:.1f}x faster; same outputs to {:.0e}".format(target, speedup, gap))
-
-        # ---- against Matrix @ on the products, at the training batch size
-        n = 8 if bench.quick else 32
-        x = Matrix.from_rows(relu_like(rng, n, C * H * W, zero_share))
-        g = Matrix.from_rows([[rng.gauss(0.0, 1.0) for _ in range(O * positions)] for _ in range(n)])
+    for number, (layer, x_batch, g_batch, input_grad) in enumerate(training_batch(), 1):
         geometry = layer.geometry
-        columns = [image_columns(image, geometry) for image in x.rows]
-        patches = Matrix.from_rows(patches_of(columns), K)
-        grad_z = Matrix.from_rows(channel_rows(g.rows, O), O)
-        per_block = max(1, BLOCK_ROWS // positions)
-        blocks = [(Matrix.from_rows(join_columns(columns[s:s + per_block]), len(columns[s:s + per_block]) * positions),
-                   grad_z[s * positions:(s + per_block) * positions]) for s in range(0, n, per_block)]
-        weight_matrix, weight_t = layer.weight.value, layer.weight.value.T
+        C, H, W, O = geometry.channels, geometry.height, geometry.width, layer.out_channels
+        weight, bias = layer.weight.value.rows, layer.bias.value.rows[0]
+        positions, K = geometry.positions, geometry.patch_size
+        label = "conv {}: {}x{}x{} -> {}, 3x3, padding 1{}".format(number, C, H, W, O,
+                                                                 "" if input_grad else " (first layer: no dX)")
+        dense_g = Matrix.from_rows([[rng.gauss(0.0, 1.0) for _ in range(O * positions)] for _ in g_batch.rows])
+        for regime, g_all in (("dY as in training, {:.0%} zeros".format(zero_share(g_batch)), g_batch),
+                              ("dense random dY", dense_g)):
+            # ---- against the direct loops: a few images, the loops are slow
+            n = 2 if bench.quick else 4
+            x, g = x_batch[0:n], g_all[0:n]
+            x_rows, g_rows = x.rows, g.rows
 
-        def products(patches=patches, blocks=blocks, grad_z=grad_z, weight_matrix=weight_matrix,
-                     weight_t=weight_t, input_grad=input_grad):
-            patches @ weight_matrix
-            total = None
-            for left, right in blocks:
-                part = left @ right
-                total = part if total is None else total + part
-            if input_grad:
-                grad_z @ weight_t
+            def framework(x=x, g=g, input_grad=input_grad):
+                layer.forward(x, training=True)
+                layer.backward(g, input_grad=input_grad)
 
-        def whole_batch_dw(patches_t=patches.T, grad_z=grad_z):
-            patches_t @ grad_z
+            def direct(x_rows=x_rows, g_rows=g_rows, input_grad=input_grad):
+                direct_forward(x_rows, weight, bias, C, H, W, O, 3, 1)
+                direct_backward(x_rows, g_rows, weight, C, H, W, O, 3, 1, input_grad)
 
-        def framework_batch(x=x, g=g, layer=layer, input_grad=input_grad):
-            layer.forward(x, training=True)
-            layer.backward(g, input_grad=input_grad)
+            # the same numbers both ways, before timing them
+            expected = direct_forward(x_rows, weight, bias, C, H, W, O, 3, 1)
+            gap = max(abs(a - b) for ra, rb in zip(layer.forward(x).rows, expected) for a, b in zip(ra, rb))
+            d_images, d_weight, _ = direct_backward(x_rows, g_rows, weight, C, H, W, O, 3, 1, input_grad)
+            d_x = layer.backward(g, input_grad=input_grad)
+            gap = max([gap] + [abs(a - b) for ra, rb in zip(layer.weight.grad.rows, d_weight) for a, b in zip(ra, rb)]
+                      + ([abs(a - b) for ra, rb in zip(d_x.rows, d_images) for a, b in zip(ra, rb)] if input_grad else []))
+            medians, ratios = bench.interleave([framework, direct], 5)
+            speedup = 1.0 / ratios[1]
+            target = bench.check("{} vs direct ({})".format(label, regime), speedup >= TARGETS["vs_direct"],
+                                 ">= {:.0f}x direct".format(TARGETS["vs_direct"]))
+            bench.add("{}, forward + backward, {} images, {}".format(label, n, regime), "{:.3f} s".format(medians[0]),
+                      "{:.3f} s (direct nested loops)".format(medians[1]), ratios[1],
+                      "", "", "{}; im2col {:.1f}x faster; same Y, dW, dX to {:.0e}".format(target, speedup, gap))
 
-        medians, ratios = bench.interleave([framework_batch, products], 5)
-        flops = 2.0 * n * positions * K * O * (3 if input_grad else 2)
-        share = 1.0 / ratios[1]  # framework MFLOP/s / products' MFLOP/s
-        target = bench.check(label + " vs Matrix @", share >= TARGETS["vs_matmul"],
-                             ">= {:.1f}x the products' MFLOP/s".format(TARGETS["vs_matmul"]))
-        bench.add("{}, batch of {}: MFLOP/s".format(label, n), "{:.1f} MFLOP/s".format(flops / medians[0] / 1e6),
-                  "{:.1f} MFLOP/s (Matrix @ on its {} products alone)".format(flops / medians[1] / 1e6,
-                                                                               3 if input_grad else 2),
-                  ratios[1], "", "", "{}; {:.2f}x".format(target, share))
-        dw_medians, dw_ratios = bench.interleave([whole_batch_dw, lambda: [left @ right for left, right in blocks]], 3)
-        bench.add("  its dW = P.T @ dZ as one product over the batch vs by blocks of {} patches".format(
-                  per_block * positions), "{:.3f} s (one product)".format(dw_medians[0]),
-                  "{:.3f} s (blocks, as Conv2D does)".format(dw_medians[1]), dw_ratios[1])
+            # ---- against Matrix @ on the products, image by image, at the training batch size
+            n = 8 if bench.quick else len(x_batch)
+            x, g = x_batch[0:n], g_all[0:n]
+            operands = []
+            for image, grad_row in zip(x.rows, g.rows):
+                columns = image_columns(image, geometry)
+                grad_z = Matrix.from_rows(channel_rows([grad_row], O), O)
+                operands.append((Matrix.from_rows(list(zip(*columns)), K), Matrix.from_rows(columns, positions), grad_z))
+            weight_matrix, weight_t = layer.weight.value, layer.weight.value.T
+
+            def products(operands=operands, input_grad=input_grad):
+                for patches, columns, grad_z in operands:
+                    patches @ weight_matrix
+                    columns @ grad_z
+                    if input_grad:
+                        grad_z @ weight_t
+
+            def framework_batch(x=x, g=g, input_grad=input_grad):
+                layer.forward(x, training=True)
+                layer.backward(g, input_grad=input_grad)
+
+            medians, ratios = bench.interleave([framework_batch, products], 5)
+            flops = 2.0 * n * positions * K * O * (3 if input_grad else 2)
+            share = 1.0 / ratios[1]  # framework MFLOP/s / products' MFLOP/s
+            target = bench.check("{} vs Matrix @ ({})".format(label, regime), share >= TARGETS["vs_matmul"],
+                                 ">= {:.1f}x the products' MFLOP/s".format(TARGETS["vs_matmul"]))
+            bench.add("{}, batch of {}, {}: MFLOP/s".format(label, n, regime),
+                      "{:.1f} MFLOP/s".format(flops / medians[0] / 1e6),
+                      "{:.1f} MFLOP/s (Matrix @ on its {} products alone)".format(
+                          flops / medians[1] / 1e6, 3 if input_grad else 2),
+                      ratios[1], "", "", "{}; {:.2f}x".format(target, share))

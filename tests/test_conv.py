@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from activations import ReLU, Softmax  # noqa: E402
+import matrix  # noqa: E402
 from conv import Conv1D, Conv2D  # noqa: E402
 from im2col import Geometry, col2im, columns_to_image, im2col, image_columns  # noqa: E402
 from layers import Dense  # noqa: E402
@@ -97,6 +98,7 @@ CASES = [
     (2, 7, 6, 4, 2, 2, 0),
     (2, 6, 7, 3, (3, 2), (2, 1), (1, 0)),
     (3, 4, 4, 2, 1, 1, 0),
+    (2, 4, 4, 3, 1, 1, 1),  # padding > kernel - 1: dX by col2im even at stride 1
 ]
 
 
@@ -153,21 +155,48 @@ class Conv2DTest(unittest.TestCase):
                 check_layer(layer, random_matrix(rng, 2, C * H * W), rng, what=repr(layer))
 
     def test_forward_and_backward_equal_the_nested_loops(self):
-        rng = random.Random(1)
+        self.check_against_the_nested_loops(1, sparse=False)
+
+    def sparse_gradient(self, rng, n_rows, O, positions):
+        """A dY as training sees it after a max pool and a ReLU: mostly exact zeros, here with one
+        channel all zeros and one with a single nonzero value (the kernels' special cases)."""
+        rows = [[rng.uniform(-1.5, 1.5) if rng.random() < 0.2 else 0.0 for _ in range(O * positions)]
+                for _ in range(n_rows)]
+        rows[0][:positions] = [0.0] * positions
+        if O > 1:
+            rows[0][positions:2 * positions] = [0.0] * positions
+            rows[0][positions + positions // 2] = 0.75
+        return Matrix(rows)
+
+    def check_against_the_nested_loops(self, seed, sparse):
+        rng = random.Random(seed)
         for C, H, W, O, kernel, stride, padding in CASES:
-            with self.subTest(case=(C, H, W, O, kernel, stride, padding)):
+            with self.subTest(case=(C, H, W, O, kernel, stride, padding), sparse=sparse, kernels=matrix.KERNEL):
                 layer = random_conv(rng, C, O, kernel, stride, padding, H, W)
                 x = random_matrix(rng, 3, C * H * W)
                 args = (C, H, W, O, pair(kernel), pair(stride), pair(padding))
                 y = layer.forward(x)
                 assert_rows_close(self, y, reference_conv2d(x.rows, layer.weight.value.rows,
                                                             layer.bias.value.rows[0], *args), "Y")
-                grad = upstream_gradient(rng, *y.shape)
+                positions = y.shape[1] // O
+                grad = self.sparse_gradient(rng, 3, O, positions) if sparse else upstream_gradient(rng, *y.shape)
                 dx = layer.backward(grad)
                 d_x, d_weight, d_bias = reference_conv2d_backward(x.rows, grad.rows, layer.weight.value.rows, *args)
                 assert_rows_close(self, dx, d_x, "dX")
                 assert_rows_close(self, layer.weight.grad, d_weight, "dW")
                 assert_rows_close(self, layer.bias.grad, d_bias, "db")
+
+    def test_a_mostly_zero_gradient_equals_the_nested_loops(self):
+        # conv_kernels.weight_gradient leaves out the positions where dY is zero
+        self.check_against_the_nested_loops(5, sparse=True)
+
+    def test_the_other_kernel_set_equals_the_nested_loops(self):
+        # the loops PyPy runs ("loops") on CPython, and CPython's ("builtins") on PyPy
+        other = "builtins" if matrix.KERNEL == "loops" else "loops"
+        previous = matrix.use_kernels(other)
+        self.addCleanup(matrix.use_kernels, previous)
+        self.check_against_the_nested_loops(6, sparse=False)
+        self.check_against_the_nested_loops(7, sparse=True)
 
     def test_output_sizes_round_down(self):
         # (7 + 2 - 3) // 2 + 1 = 4, (6 + 2 - 3) // 2 + 1 = 3 (PyTorch's floor)

@@ -9,6 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import matrix  # noqa: E402
 from activations import ReLU  # noqa: E402
 from conv import Conv1D, Conv2D  # noqa: E402
 from layers import Dense  # noqa: E402
@@ -86,6 +87,14 @@ class Pool2DTest(unittest.TestCase):
                                                         pair(stride or kernel), mode)
                         assert_rows_close(self, y, outputs, "Y")
                         assert_rows_close(self, layer.backward(grad), grads, "dX")
+
+    def test_the_other_kernel_set_equals_the_loops(self):
+        # conv_kernels.max_pool and unpool in the other shape ("loops" on CPython, "builtins" on PyPy)
+        previous = matrix.use_kernels("builtins" if matrix.KERNEL == "loops" else "loops")
+        self.addCleanup(matrix.use_kernels, previous)
+        self.test_forward_and_backward_equal_the_loops()
+        self.test_a_tie_sends_the_gradient_to_the_first_maximum()
+        self.test_overlapping_windows_sum_their_gradients()
 
     def test_a_tie_sends_the_gradient_to_the_first_maximum(self):
         # window [[5, 5], [5, 1]]: the first 5 (row-major) takes it all, as torch.nn.MaxPool2d

@@ -1,0 +1,229 @@
+"""The loops of Conv2D and MaxPool2D, in the two shapes of matrix_kernels.py.
+
+conv.py and pooling.py state the mathematics; this file holds the loops they spend their time
+in, on one image at a time (a flat list of C*H*W values, or its im2col columns):
+
+    convolve(columns, weight, bias)           the output row of one image: channel o's positions in turn
+    weight_gradient(columns, grads, P)        dW = sum over images of columns_b @ dY_b.T, zeros of dY skipped
+    max_pool(image, geometry)                 each window's maximum and the input index of its first maximum
+    unpool(grads, where, size)                dX: each window's gradient sent to its first maximum
+
+The set follows matrix.KERNEL ("builtins" on CPython, "loops" on PyPy, or whichever set
+matrix.use_kernels chose), for the reasons matrix_kernels.py gives: CPython runs a loop inside a C
+builtin about fifty times faster than as bytecode, while PyPy compiles plain loops and cannot see
+through builtins. Both give the same numbers (the same bits before Python 3.12, whose sum() and
+math.sumprod round better); tests/test_conv.py runs both against the slow nested loops.
+
+Why these shapes, measured on the Fashion-MNIST CNN (`python bench/run.py --conv`):
+  * a convolution's gradient dY comes back through a max pool and a ReLU, so most of it (85-90%
+    there) is exact zeros. dW[k][o] is a dot product of column k with channel o of dY over the
+    positions; weight_gradient keeps only the positions where dY is not zero (itemgetter picks
+    them from every column, in C), which adds the same terms, zeros left out.
+  * keeping every patch of the batch alive at once (25,088 tuples for the first convolution)
+    and every row of the product makes CPython's cyclic garbage collector walk them again and
+    again; one image at a time, they are freed as soon as they are used.
+"""
+
+import math
+import operator
+from itertools import chain, compress, repeat
+
+import matrix
+from im2col import image_columns
+from matrix import Matrix
+
+_add, _mul, _itemgetter = operator.add, operator.mul, operator.itemgetter
+_chain = chain.from_iterable
+
+if hasattr(math, "sumprod"):  # Python 3.12+: one C loop per dot product, no float object per term
+    _sumprod = math.sumprod
+
+    def _dots(rows, vector):
+        """[dot(row, vector) for row in rows]."""
+        return [_sumprod(row, vector) for row in rows]
+
+    # picking the nonzero terms costs about as much per kept term as sumprod saves per skipped
+    # one: it pays when at most this share of dY is nonzero
+    _PICK_SHARE = 0.3
+else:
+    def _dots(rows, vector):
+        """[dot(row, vector) for row in rows], each by sum(map(mul, ...))."""
+        return [sum(map(_mul, row, vector)) for row in rows]
+
+    _PICK_SHARE = 0.75  # sum(map(mul)) makes a float per term: skipping pays almost always
+
+
+def _use_loops():
+    return matrix.KERNEL == "loops"
+
+
+# ================================================================ the convolution
+
+def convolve(columns, weight, bias=None):
+    """One image's convolution from its im2col columns: Y[o*P + t] = b[o] + sum over k of
+    weight[k][o] * columns[k][t], as a flat row in (channel, position) order.
+
+    columns: K lists of P values (im2col.image_columns); weight: K rows of O values; bias: O values or None.
+    """
+    if _use_loops():
+        return _convolve_loops(columns, weight, bias)
+    return _convolve_builtins(columns, weight, bias)
+
+
+def _convolve_builtins(columns, weight, bias):
+    # the patches of this image (zip transposes the columns in C), times the weight by Matrix @
+    # (its kernel skips a patch's zeros), then regrouped channel by channel and the bias added
+    patches = Matrix.from_rows(list(zip(*columns)), len(columns))
+    by_position = patches @ Matrix.from_rows(weight, len(weight[0]))
+    out = []
+    if bias is None:
+        out += _chain(zip(*by_position.rows))
+    else:
+        for channel, value in zip(zip(*by_position.rows), bias):
+            out += map(_add, channel, repeat(value))
+    return out
+
+
+def _convolve_loops(columns, weight, bias):
+    # channel o accumulates the columns scaled by weight[k][o], k in order (the same terms in the
+    # same order as the dot products above), then the bias; no patches, no regrouping
+    positions, n_out = len(columns[0]), len(weight[0])
+    span = range(positions)
+    out = []
+    for o in range(n_out):
+        acc = [0.0] * positions
+        for k in range(len(columns)):
+            w = weight[k][o]
+            if w != 0.0:
+                column = columns[k]
+                for t in span:
+                    acc[t] += w * column[t]
+        if bias is not None:
+            b = bias[o]
+            for t in span:
+                acc[t] += b
+        out += acc
+    return out
+
+
+def weight_gradient(columns_per_image, grad_rows, positions):
+    """dW = sum over images b of columns_b @ dY_b.T: K rows of O values, where
+    dW[k][o] = sum over b and t of columns_b[k][t] * dY_b[o*P + t], P = positions.
+
+    columns_per_image: each image's K columns; grad_rows: each image's dY as a row of O*P values.
+    Positions where dY is exactly zero add nothing and are left out.
+    """
+    if _use_loops():
+        return _weight_gradient_loops(columns_per_image, grad_rows, positions)
+    return _weight_gradient_builtins(columns_per_image, grad_rows, positions)
+
+
+def _weight_gradient_builtins(columns_per_image, grad_rows, positions):
+    n_weights, n_out = len(columns_per_image[0]), len(grad_rows[0]) // positions
+    span = range(positions)
+    pick_limit = positions * _PICK_SHARE
+    totals = [None] * n_out  # totals[o][k], summed image after image
+    for columns, grad in zip(columns_per_image, grad_rows):
+        for o in range(n_out):
+            channel = grad[o * positions:(o + 1) * positions]
+            kept = list(compress(span, channel))  # the positions where dY is not zero
+            if not kept:
+                continue
+            if len(kept) == 1:
+                value, t = channel[kept[0]], kept[0]
+                dots = [column[t] * value for column in columns]
+            elif len(kept) <= pick_limit:
+                dots = _dots(map(_itemgetter(*kept), columns), list(filter(None, channel)))
+            else:
+                dots = _dots(columns, channel)
+            totals[o] = dots if totals[o] is None else list(map(_add, totals[o], dots))
+    zeros = [0.0] * n_weights
+    return [list(row) for row in zip(*[zeros if t is None else t for t in totals])]
+
+
+def _weight_gradient_loops(columns_per_image, grad_rows, positions):
+    n_weights, n_out = len(columns_per_image[0]), len(grad_rows[0]) // positions
+    totals = [[0.0] * n_weights for _ in range(n_out)]
+    for columns, grad in zip(columns_per_image, grad_rows):
+        for o in range(n_out):
+            base = o * positions
+            kept = [t for t in range(positions) if grad[base + t] != 0.0]
+            if not kept:
+                continue
+            values = [grad[base + t] for t in kept]
+            total = totals[o]
+            for k in range(n_weights):
+                column = columns[k]
+                dot = 0.0
+                for q in range(len(kept)):
+                    dot += column[kept[q]] * values[q]
+                total[k] += dot
+    return [[totals[o][k] for o in range(n_out)] for k in range(n_weights)]
+
+
+# ================================================================ max pooling
+
+def max_pool(image, geometry):
+    """(maxima, where) of one image: maxima[c*P + t] the largest value of window t of channel c,
+    where[c*P + t] the index in `image` of the first maximum in the window's row-major order
+    (PyTorch's tie rule). The geometry has no padding (a pool's)."""
+    if _use_loops():
+        return _max_pool_loops(image, geometry)
+    return _max_pool_builtins(image, geometry)
+
+
+def _window_starts(geometry):
+    """(starts, offsets): the image index of each window's top-left pixel, channel by channel, and
+    the index of window entry i*kW + j relative to it (i*W + j); cached per geometry."""
+    found = _STARTS.get(geometry)
+    if found is None:
+        H, W = geometry.height, geometry.width
+        starts = [c * H * W + p * geometry.stride_h * W + q * geometry.stride_w
+                  for c in range(geometry.channels) for p in range(geometry.out_h) for q in range(geometry.out_w)]
+        offsets = [i * W + j for i in range(geometry.kernel_h) for j in range(geometry.kernel_w)]
+        found = _STARTS[geometry] = (starts, offsets)
+    return found
+
+
+_STARTS = {}
+
+
+def _max_pool_builtins(image, geometry):
+    starts, offsets = _window_starts(geometry)
+    window = len(offsets)
+    columns = image_columns(image, geometry)  # C*window lists: one per channel and window entry
+    maxima, first = [], []
+    for start in range(0, len(columns), window):
+        windows = list(zip(*columns[start:start + window]))  # one tuple per window, row-major
+        largest = list(map(max, windows))
+        maxima += largest
+        first += map(tuple.index, windows, largest)  # index() finds the first maximum
+    return maxima, list(map(_add, starts, map(offsets.__getitem__, first)))
+
+
+def _max_pool_loops(image, geometry):
+    kernel_h, kernel_w, width = geometry.kernel_h, geometry.kernel_w, geometry.width
+    maxima, where = [], []
+    for start in _window_starts(geometry)[0]:
+        best, at = image[start], start
+        for i in range(kernel_h):
+            row = start + i * width
+            for j in range(kernel_w):
+                value = image[row + j]
+                if value > best:  # strictly larger: a tie keeps the first
+                    best, at = value, row + j
+        maxima.append(best)
+        where.append(at)
+    return maxima, where
+
+
+def unpool(grad, where, size, overlapping):
+    """dX of one image (`size` values): grad[t] added at where[t], zero elsewhere. Windows that
+    do not overlap (stride >= kernel) send to distinct pixels, so each is simply set."""
+    out = [0.0] * size
+    if overlapping or _use_loops():
+        for index, value in zip(where, grad):
+            out[index] += value
+    else:
+        list(map(out.__setitem__, where, grad))  # one C call per window; the Nones are dropped
+    return out
