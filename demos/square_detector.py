@@ -26,7 +26,6 @@ docs/square_detector.md has a full run, and what the Hilbert order changes
 (and what it does not).
 """
 
-import argparse
 import os
 import sys
 import time
@@ -47,28 +46,15 @@ from demos.hilbert import hilbert_flatten, hilbert_resample, hilbert_unflatten  
 from metrics import confusion_matrix, format_confusion_matrix  # noqa: E402
 from utils import InputError, check_writable, make_rng  # noqa: E402
 from demos import square_cnn  # noqa: E402
+from demos.square_options import (CNN_EPOCHS, DEFAULT_MODEL, DRAW_GRID, MODEL_SIZES,  # noqa: E402,F401
+                                  CommandLineError, make_parser, parse_arguments)
 from demos.square_drawing import open_window  # noqa: E402  (tkinter only when drawing)
 from demos.square_shapes import (KINDS, blur_image, center_image, generate_dataset,  # noqa: E402
                                  read_image_file, render, shift_image)
 
 CLASS_NAMES = ("not square", "square")  # class 1 is "square", as in square_shapes' labels
 FLATTENINGS = ("hilbert", "row_major")
-MODEL_SIZES = (8, 16, 32, 64)  # sides the generator can draw and the curve can read
-DEFAULT_MODEL = os.path.join("demos", "square_detector.json")
 VALIDATION_IMAGES = 200  # scored after each epoch; the test sets are separate
-DRAW_GRID = 32
-CNN_EPOCHS = 5  # the convolutional networks' default (each epoch costs ~30x a dense one)
-
-
-class CommandLineError(InputError):
-    """A mistake on the command line itself (unknown option, bad value)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake raises, so that it is reported in our one-line form."""
-
-    def error(self, message):
-        raise CommandLineError(f"{message} (see python demos/square_detector.py --help)")
 
 
 # ------------------------------------------------------------ images -> inputs
@@ -357,27 +343,32 @@ def run_demo(args):
 def run_convolutional_demo(args):
     """--network cnn or conv1d: train on shapes left where they were drawn, one family held out.
 
-    The training and validation images never contain a triangle (square_cnn.HELD_OUT_KIND);
-    the test set is generate_dataset's, triangles included, and every family is also scored
-    on its own fresh images, at the model's size and (resized, and for the cnn also read
-    natively by the same weights) at half and double the size."""
+    The training and validation images never contain a triangle (square_cnn.HELD_OUT_KIND)
+    and are drawn at several sides (square_cnn.training_images); the test set is
+    generate_dataset's, triangles included, and every family is also scored on its own
+    fresh images, at the model's size and at half and double it: resized to the model's
+    size, and for the cnn also read natively by the same weights."""
     size, seed, kind = args.size, args.seed, args.network
-    epochs = args.epochs
     check_writable(args.model)
     held_out = square_cnn.HELD_OUT_KIND
     print(f"Square detector: a {kind} on {size}x{size} images, shapes left where they were drawn "
           f"(no centring), seed {seed}; training never sees a {held_out}")
-    images, labels, _ = square_cnn.kinds_dataset(args.train, size, data_rng(seed, "train"), exclude=(held_out,))
-    validation = square_cnn.kinds_dataset(VALIDATION_IMAGES, size, data_rng(seed, "validation"),
-                                          exclude=(held_out,))[:2]
+    sides = ", ".join(f"{side}x{side}" for side, _ in square_cnn.source_sizes(size))
+    print(f"Data: {args.train} fresh training images every epoch, drawn at {sides} and brought to "
+          f"{size}x{size}; {VALIDATION_IMAGES} for validation; {args.test} fresh test images at each size")
     metadata = {"demo": "square_detector", "image_size": size, "class_names": list(CLASS_NAMES), "seed": seed}
-    build = square_cnn.build_cnn if kind == "cnn" else square_cnn.build_conv1d
-    network = build(size, data_rng(seed, "init"), metadata)
+    network = square_cnn.build(kind, size, data_rng(seed, "init"), metadata)
+
+    def draw(n, rng):
+        images, labels = square_cnn.training_images(n, size, rng, exclude=(held_out,))
+        return Matrix(vectors_for(network, images)), one_hot(labels, len(CLASS_NAMES))
+
     print(network.summary())
-    print(f"Training: {args.train} images, {epochs} epochs, batch size {args.batch_size}, Adam lr {args.lr}, "
-          "cross-entropy")
-    _, seconds, cpu_seconds = train_network(network, images, labels, epochs, args.batch_size, args.lr,
-                                            seed, validation)
+    print(f"Training: {args.epochs} epochs, batch size {args.batch_size}, Adam lr {args.lr} falling along a "
+          "cosine to 0, cross-entropy")
+    _, seconds, cpu_seconds = square_cnn.train(network, draw, args.train, args.epochs, args.batch_size, args.lr,
+                                               data_rng(seed, "train"), data_rng(seed, "shuffle"),
+                                               draw(VALIDATION_IMAGES, data_rng(seed, "validation")))
     print(f"Trained in {seconds:.1f} s ({cpu_seconds:.1f} s of processor time, on one core)")
     network.save(args.model)
     model = Network.load(args.model)
@@ -387,48 +378,38 @@ def run_convolutional_demo(args):
     same = "identical predictions" if before == probabilities else "DIFFERENT predictions"
     print(f"Saved the model to {args.model} and loaded it back: {same} on the test images")
     print()
-    accuracy = accuracy_of(probabilities, test_labels)
     print(f"Test accuracy at {size}x{size} ({args.test} fresh images of every kind, {held_out}s included, "
-          f"not centred): {accuracy:.3f}")
+          f"not centred): {accuracy_of(probabilities, test_labels):.3f}")
     print(format_confusion_matrix(confusion_matrix(test_labels, verdicts(probabilities), 2), list(CLASS_NAMES)))
-    readers = [("resized", model)]
-    print()
-    print(f"Every family on its own ({args.family} fresh images each; resized: brought to {size}x{size} by "
-          "2x2 block averages or pixel repetition" + ("; native: the same weights on the picture as it is"
-                                                       if kind == "cnn" else "") + "):")
-    sizes = [size] + other_sizes(size)
-    header = f"  {'family':<20}" + "".join(f"{f'{s}x{s}':>10}" for s in sizes)
-    if kind == "cnn":
-        header += "".join(f"{f'{s}x{s} nat':>12}" for s in other_sizes(size))
-    print(header)
+
+    # (title, side, model, how it reads an image): resized to the model's side, or natively
     natives = {s: square_cnn.with_image_size(model, s) for s in other_sizes(size)} if kind == "cnn" else {}
-    totals = {}
+    columns = [(f"{s}x{s}", s, model, None) for s in [size] + other_sizes(size)]
+    columns += [(f"{s}x{s} nat", s, natives[s], "native") for s in natives]
+
+    def score(reader, how, images, labels):
+        vectors = [[v for row in image for v in row] for image in images] if how else vectors_for(reader, images)
+        return accuracy_of(square_probabilities(reader, vectors), labels)
+
+    print()
+    print(f"Every family on its own ({args.family} fresh images each; NxN: drawn at that side and brought to "
+          f"{size}x{size} by 2x2 block averages or pixel repetition" +
+          ("; nat: the same weights reading the picture as it is" if natives else "") + "):")
+    print(f"  {'family':<20}" + "".join(f"{title:>11}" for title, _, _, _ in columns))
     for family in KINDS:
-        cells = []
-        for s in sizes:
-            fam_images, fam_labels = square_cnn.family_sets_one(family, args.family, s,
-                                                                data_rng(seed, f"family-{family}-{s}"))
-            score = accuracy_of(square_probabilities(model, vectors_for(model, fam_images)), fam_labels)
-            totals.setdefault(s, []).append(score)
-            cells.append(f"{score:>10.3f}")
-            if s in natives:
-                native_vectors = [[v for row in image for v in row] for image in fam_images]
-                score = accuracy_of(square_probabilities(natives[s], native_vectors), fam_labels)
-                totals.setdefault(f"{s} native", []).append(score)
-                cells.append(f"{score:>12.3f}")
+        drawn = {s: square_cnn.family_sets_one(family, args.family, s, data_rng(seed, f"family-{family}-{s}"))
+                 for s in [size] + other_sizes(size)}
+        cells = [score(reader, how, *drawn[s]) for _, s, reader, how in columns]
         marker = " (held out)" if family == held_out else ""
-        ordered = cells[:1] + [c for i, c in enumerate(cells[1:]) if kind != "cnn" or i % 2 == 0] + \
-            [c for i, c in enumerate(cells[1:]) if kind == "cnn" and i % 2 == 1]
-        print(f"  {family + marker:<20}" + "".join(ordered))
-    print("  (each family weighs the same here; the test set above weighs them as the generator does)")
+        print(f"  {family + marker:<20}" + "".join(f"{cell:>11.3f}" for cell in cells))
+    print("  (each family weighs the same here; the test sets weigh them as the generator does)")
     for other in other_sizes(size):
         other_images, other_labels = generate_dataset(args.test, other, data_rng(seed, f"test-{other}"))
-        resized = accuracy_of(square_probabilities(model, vectors_for(model, other_images)), other_labels)
-        line = f"  {other}x{other} test set ({args.test} images): {resized:.3f} resized to {size}x{size}"
-        if kind == "cnn":
-            native = accuracy_of(square_probabilities(natives[other], [[v for row in image for v in row]
-                                                                       for image in other_images]), other_labels)
-            line += f", {native:.3f} read natively by the same weights"
+        line = (f"  {other}x{other} test set ({args.test} images): "
+                f"{score(model, None, other_images, other_labels):.3f} resized to {size}x{size}")
+        if other in natives:
+            line += f", {score(natives[other], 'native', other_images, other_labels):.3f} read natively " \
+                    "by the same weights"
         print(line)
     lines = example_lines(model, test_images, test_labels, probabilities, args.show)
     if lines:
@@ -477,112 +458,6 @@ def run_predict(args):
 
 def run_draw(args):
     open_window(lambda: load_model(args.model), classify_image, DRAW_GRID)
-
-
-# ------------------------------------------------------------ command line
-def _int_at_least(low):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        return value
-    return parse
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return value
-
-
-def make_parser():
-    parser = _Parser(
-        prog="python demos/square_detector.py",
-        description="Train a dense network to tell squares from other shapes in black-and-white images read "
-                    "along a Hilbert curve; test it on fresh images of its own size and of half and double "
-                    "the size; compare with row-by-row reading; save the model. With --predict or --draw, "
-                    "use the saved model instead.",
-        epilog="Image files hold one image as rows of '#' (on) and '.' (off), all rows as long as there are "
-               "rows, side 4, 8, 16, 32 or 64; any size is read at the model's size through hilbert_resample. "
-               "One --seed fixes everything: two runs with the same seed print the same numbers.",
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--predict", nargs="+", metavar="FILE",
-                      help="classify these image files with the saved model, one line each")
-    mode.add_argument("--draw", action="store_true",
-                      help=f"open a window with a {DRAW_GRID}x{DRAW_GRID} grid to draw on with the mouse; "
-                           "releasing the button shows the saved model's verdict")
-    parser.add_argument("--model", default=DEFAULT_MODEL, metavar="PATH",
-                        help=f"where training saves the model and --predict/--draw read it (default: {DEFAULT_MODEL})")
-    training = parser.add_argument_group("training (without --predict or --draw)")
-    training.add_argument("--network", choices=("dense",) + square_cnn.ARCHITECTURES, default="dense",
-                          help="dense: the centred dense network; cnn: a Conv2D network with global "
-                               "pooling on shapes left where they were drawn; conv1d: a Conv1D over the "
-                               "Hilbert-ordered pixels (default: %(default)s). --model cnn (or dense, "
-                               "conv1d) is short for --network cnn with the default model path")
-    training.add_argument("--family", type=_int_at_least(10), default=200, metavar="N",
-                          help="with --network cnn or conv1d: fresh images of each shape family scored "
-                               "on its own (default: %(default)s)")
-    training.add_argument("--size", type=int, choices=MODEL_SIZES, default=16,
-                          help="side of the images the model reads; 32 gives the classic 1024 -> 32 -> 2 "
-                               "configuration (default: %(default)s)")
-    training.add_argument("--hidden", type=_int_at_least(1), default=32, metavar="N",
-                          help="units in the hidden LeakyReLU layer (default: %(default)s)")
-    training.add_argument("--train", type=_int_at_least(10), default=3000, metavar="N",
-                          help="training images, half of them squares (default: %(default)s)")
-    training.add_argument("--test", type=_int_at_least(10), default=1000, metavar="N",
-                          help="fresh test images at each size (default: %(default)s)")
-    training.add_argument("--epochs", type=_int_at_least(1), default=25, metavar="N",
-                          help="passes over the training images (default: %(default)s) for the dense network, "
-                               f"{CNN_EPOCHS} for cnn or conv1d unless given")
-    training.add_argument("--batch-size", type=_int_at_least(1), default=32, metavar="N",
-                          help="images per gradient step (default: %(default)s)")
-    training.add_argument("--lr", type=_positive_float, default=0.003,
-                          help="Adam's learning rate (default: %(default)s)")
-    training.add_argument("--shift", type=_fraction, default=0.6, metavar="FRACTION",
-                          help="share of training images moved by up to a pixel each way, so that resized "
-                               "images a pixel off centre are read right (default: %(default)s)")
-    training.add_argument("--blur", type=_fraction, default=0.5, metavar="FRACTION",
-                          help="share of training images softly blurred, so that resized images with soft "
-                               "edges are read right (default: %(default)s)")
-    training.add_argument("--seed", type=int, default=0,
-                          help="fixes the images, the initial weights and the shuffling (default: %(default)s)")
-    training.add_argument("--show", type=_int_at_least(0), default=6, metavar="N",
-                          help="test images to draw in the terminal, misclassified first (default: %(default)s)")
-    training.add_argument("--no-center", action="store_true",
-                          help="leave each shape where it was drawn instead of moving it to the middle")
-    training.add_argument("--no-compare", action="store_true",
-                          help="skip the side-by-side run on row-by-row pixels (halves the time)")
-    return parser
-
-
-def parse_arguments(argv):
-    """The options; --model cnn (dense, conv1d) names the network and keeps the default model path."""
-    args = make_parser().parse_args(argv)
-    if args.model in ("dense",) + square_cnn.ARCHITECTURES:
-        args.network, args.model = args.model, DEFAULT_MODEL
-    sentinel = make_parser()
-    sentinel.set_defaults(epochs=None)
-    if args.network != "dense" and sentinel.parse_args(argv).epochs is None:  # --epochs not given
-        args.epochs = CNN_EPOCHS
-    return args
 
 
 def main(argv=None):

@@ -335,8 +335,10 @@ class CommandLineHelpTest(unittest.TestCase):
         parser = square_detector.make_parser()
         checked, help_text = self.check_defaults(parser)
         self.assertGreater(checked, 8)
-        epochs = parser.parse_args([]).epochs
-        self.assertIn(f"passes over the training images (default: {epochs})", re.sub(r"\s+", " ", help_text))
+        budgets = [square_detector.parse_arguments(argv).epochs
+                   for argv in ([], ["--model", "cnn"], ["--quick"], ["--quick", "--model", "cnn"])]
+        self.assertIn("passes over the training images (by default {} for dense, {} for cnn and conv1d; "
+                      "with --quick {} and {})".format(*budgets), re.sub(r"\s+", " ", help_text))
         self.check_defaults(main.explain_parser())
 
 
