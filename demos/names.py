@@ -188,7 +188,8 @@ OPTIONS = {
     "heads": (int, "attention heads per block (transformer, tiny-gpt)"),
     "layers": (int, "Transformer blocks (transformer, tiny-gpt)"),
 }
-TRAINING = ("steps", "batch_size", "lr", "schedule", "weight_decay", "clip", "betas", "order", "report_every")
+TRAINING = ("steps", "batch_size", "lr", "schedule", "warmup", "weight_decay", "clip", "betas", "order",
+            "report_every")
 
 
 class ModelSpec:
@@ -206,8 +207,9 @@ MODELS = {}
 def register_model(name, reads, build, help, **defaults):
     """Add a model: `build(options, vocabulary_size)` returns its layers; `defaults` holds every
     option it takes (a key of OPTIONS) and its training settings (steps, batch_size, lr,
-    schedule "linear" or "constant", weight_decay, clip: the largest global gradient norm; and
-    optionally betas, Adam's (0.9, 0.999) by default; order "random" (each batch drawn at
+    schedule "constant", "linear" or "cosine" (learning_rate), weight_decay, clip: the largest
+    global gradient norm; and optionally warmup, steps of rising learning rate (0 by default);
+    betas, Adam's (0.9, 0.999) by default; order "random" (each batch drawn at
     random, the default) or "in_turn" (the training names in one shuffled order, batch_size
     at a time, round and round); report_every N: print the mean loss of every N steps)."""
     MODELS[name] = ModelSpec(name, reads, build, help, defaults)
@@ -287,11 +289,27 @@ class ProgressBar:
         self.stream.flush()
 
 
+SCHEDULES = ("constant", "linear", "cosine")
+
+
 def learning_rate(settings, step):
-    """The learning rate of step `step` (0-based): constant, or falling linearly to 0."""
+    """The learning rate of step `step` (0-based, of `steps`): lr times a factor that, after
+    `warmup` steps rising linearly from lr / warmup to lr (none by default), is
+
+        constant   1
+        linear     1 - s / S                      falling to 0 on the last step
+        cosine     (1 + cos(pi * s / S)) / 2      (Loshchilov and Hutter, 2017) also to 0
+
+    with s = step - warmup and S = steps - warmup, the steps after the warmup."""
+    lr, warmup, steps = settings["lr"], settings.get("warmup", 0), settings["steps"]
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    done, span = step - warmup, max(1, steps - warmup)
     if settings["schedule"] == "linear":
-        return settings["lr"] * (1.0 - step / settings["steps"])
-    return settings["lr"]
+        return lr * (1.0 - done / span)
+    if settings["schedule"] == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * done / span))
+    return lr
 
 
 def clip_gradients(params, max_norm):
@@ -435,6 +453,21 @@ def _positive(kind):
     return parse
 
 
+def _non_negative_number(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}")
+        if not (value >= 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        return value
+    return parse
+
+
+_non_negative, _non_negative_float = _non_negative_number(int), _non_negative_number(float)
+
+
 def _sampling_arguments(parser):
     parser.add_argument("-n", "--samples", type=int, default=20, help="names to sample (default 20)")
     parser.add_argument("--temperature", type=_positive(float), default=1.0, help="divide the logits by this")
@@ -450,7 +483,12 @@ def training_parser():
         parser.add_argument("--" + option.replace("_", "-"), type=_positive(kind), default=None, help=text)
     parser.add_argument("--steps", type=_positive(int), default=None, help="training steps (batches)")
     parser.add_argument("--batch-size", type=_positive(int), default=None, help="names (or windows) per batch")
-    parser.add_argument("--lr", type=_positive(float), default=None, help="the learning rate at the start")
+    parser.add_argument("--lr", type=_positive(float), default=None, help="the largest learning rate")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=None, help="how the learning rate falls")
+    parser.add_argument("--warmup", type=_non_negative, default=None,
+                        help="steps of learning rate rising linearly to --lr before it falls")
+    parser.add_argument("--weight-decay", type=_non_negative_float, default=None,
+                        help="AdamW's decoupled weight decay (0: Adam)")
     parser.add_argument("--out", default=None, help="where to save the model (default names_<model>.json)")
     parser.add_argument("--data", default=DATA_PATH, help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -461,11 +499,11 @@ def training_parser():
 def settings_for(spec, args):
     """The model's defaults, overridden by the options given on the command line."""
     settings = dict(spec.defaults)
-    for option in list(OPTIONS) + ["steps", "batch_size", "lr"]:
+    for option in list(OPTIONS) + ["steps", "batch_size", "lr", "schedule", "warmup", "weight_decay"]:
         value = getattr(args, option, None)
         if value is None:
             continue
-        if option not in settings:
+        if option not in settings and option != "warmup":
             raise CommandLineError(f"--{option.replace('_', '-')} does not apply to --model {spec.name}")
         settings[option] = value
     return settings
@@ -477,6 +515,8 @@ def train_command(argv, stream):
         raise CommandLineError(f"-n must be 0 or more, got {args.samples}")
     spec = MODELS[args.model]
     settings = settings_for(spec, args)
+    if settings.get("warmup", 0) >= settings["steps"]:
+        raise CommandLineError(f"--warmup {settings['warmup']} must be fewer than the {settings['steps']} steps")
     out = args.out or f"names_{spec.name}.json"
     check_writable(out)  # before any work: an InputError naming the path
     names = load_names(args.data)
@@ -490,7 +530,8 @@ def train_command(argv, stream):
     print(network.summary(n_inputs=settings["context"]), file=stream)
     print(f"{len(train_names):,} training names, {len(test_names):,} test names; "
           f"{settings['steps']:,} steps of {settings['batch_size']} {'windows' if spec.reads == 'window' else 'names'}, "
-          f"lr {settings['lr']:g} ({settings['schedule']})", file=stream)
+          f"lr {settings['lr']:g} ({settings['schedule']}"
+          f"{', after %d steps of warmup' % settings['warmup'] if settings.get('warmup') else ''})", file=stream)
     started, cpu_started = time.perf_counter(), time.process_time()
     final_train = train(network, train_data, settings, random.Random(args.seed), progress=not args.no_progress,
                         stream=stream)

@@ -95,6 +95,28 @@ class SamplingTest(unittest.TestCase):
         self.assertEqual(names.sample_names(network, "window", 3, 2, random.Random(5), 0.5, top_k=1), greedy)
 
 
+class LearningRateTest(unittest.TestCase):
+    def test_warmup_then_linear_or_cosine_decay_by_hand(self):
+        rates = lambda **settings: [names.learning_rate(dict(settings, lr=0.8, steps=6), step) for step in range(6)]
+        self.assertEqual(rates(schedule="constant"), [0.8] * 6)
+        for got, expected in zip(rates(schedule="linear"), [0.8, 0.8 * 5 / 6, 0.8 * 4 / 6, 0.4, 0.8 * 2 / 6, 0.8 / 6]):
+            self.assertAlmostEqual(got, expected, places=15)
+        # 2 warmup steps (0.4, 0.8), then 4 steps falling from 0.8: linear 1, 3/4, 1/2, 1/4 of it
+        for got, expected in zip(rates(schedule="linear", warmup=2), [0.4, 0.8, 0.8, 0.6, 0.4, 0.2]):
+            self.assertAlmostEqual(got, expected, places=15)
+        # cosine: (1 + cos(pi s / 4)) / 2 for s = 0..3: 1, (2 + sqrt 2) / 4, 1/2, (2 - sqrt 2) / 4
+        cosine = [0.4, 0.8, 0.8, 0.8 * (2 + math.sqrt(2)) / 4, 0.4, 0.8 * (2 - math.sqrt(2)) / 4]
+        for got, expected in zip(rates(schedule="cosine", warmup=2), cosine):
+            self.assertAlmostEqual(got, expected, places=15)
+
+    def test_schedule_warmup_and_weight_decay_from_the_command_line(self):
+        args = names.training_parser().parse_args(["--model", "gru", "--schedule", "cosine", "--warmup", "10",
+                                                    "--weight-decay", "0.1"])
+        settings = names.settings_for(names.MODELS["gru"], args)
+        self.assertEqual((settings["schedule"], settings["warmup"], settings["weight_decay"]), ("cosine", 10, 0.1))
+        self.assertNotIn("warmup", names.settings_for(names.MODELS["gru"], names.training_parser().parse_args([])))
+
+
 class CommandLineTest(unittest.TestCase):
     def test_every_model_trains_a_few_steps_saves_and_samples_again(self):
         small = {"mlp": ["--hidden", "8", "--embedding", "2"], "rnn": ["--hidden", "4", "--embedding", "2"],
@@ -130,6 +152,9 @@ class CommandLineTest(unittest.TestCase):
                 (["--model", "bigram", "--hidden", "8"], "--hidden does not apply to --model bigram"),
                 (["--steps", "0"], "argument --steps: must be > 0, got 0"),
                 (["--temperature", "-1"], "must be > 0"),
+                (["--steps", "5", "--warmup", "5"], "--warmup 5 must be fewer than the 5 steps"),
+                (["--schedule", "step"], "argument --schedule: invalid choice"),
+                (["--warmup", "-1"], "argument --warmup: must be >= 0, got -1"),
                 (["sample", "--model", os.path.join(folder, "missing.json")], "model file not found"),
                 (["sample", "--model", not_a_model], "not a model file of this framework"),
                 (["--out", folder], "is a directory"),
