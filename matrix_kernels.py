@@ -8,6 +8,7 @@ rows, so that matrix.py reads as the mathematics and this file as the speed:
     column_sums(rows)        [sum of each column]
     combine(fn, groups)      new rows: fn of the entries of several equal-shaped row lists
     update(fn, rows, others) rows[i][j] = fn(rows[i][j], others...[i][j]), in place
+    scale_add(rows, a, other, b)  rows[i][j] = a * rows[i][j] + b * other[i][j], in place
 
 Two sets, chosen once at import by the interpreter (KERNEL, "builtins" or
 "loops"; matrix.py binds the chosen set):
@@ -133,6 +134,22 @@ def _update_builtins(fn, rows, others):
             row[:] = map(fn, row, *rest)
 
 
+def _scale_add_builtins(rows, alpha, other_rows, beta):
+    """rows[i][j] = alpha * rows[i][j] + beta * other_rows[i][j], each row refilled in place by a
+    comprehension: the formula runs inline, where update_ would call a Python function per entry
+    (a third of the time of so short a formula). A factor 1.0 is left out (exact either way):
+    one float object less per entry, which is a fifth of the time here."""
+    if beta == 1.0:  # a moving average b = mu * b + g
+        for row, other in zip(rows, other_rows):
+            row[:] = [alpha * a + b for a, b in zip(row, other)]
+    elif alpha == 1.0:  # a step p = p - lr * g
+        for row, other in zip(rows, other_rows):
+            row[:] = [a + beta * b for a, b in zip(row, other)]
+    else:
+        for row, other in zip(rows, other_rows):
+            row[:] = [alpha * a + beta * b for a, b in zip(row, other)]
+
+
 # ================================================================ "loops": PyPy
 
 def _product_loops(left_rows, right_rows):
@@ -218,12 +235,23 @@ def _update_loops(fn, rows, others):
                 a[j] = fn(a[j], *[row[j] for row in rest])
 
 
+
+def _scale_add_loops(rows, alpha, other_rows, beta):
+    """rows[i][j] = alpha * rows[i][j] + beta * other_rows[i][j], entry by entry, in place."""
+    columns = range(len(rows[0]))
+    for a, b in zip(rows, other_rows):
+        for j in columns:
+            a[j] = alpha * a[j] + beta * b[j]
+
+
 # ================================================================ the choice
 
 KERNELS = {
     "builtins": {"product": _product_builtins, "transpose": _transpose_builtins,
-                 "column_sums": _column_sums_builtins, "combine": _combine_builtins, "update": _update_builtins},
+                 "column_sums": _column_sums_builtins, "combine": _combine_builtins, "update": _update_builtins,
+                 "scale_add": _scale_add_builtins},
     "loops": {"product": _product_loops, "transpose": _transpose_loops,
-              "column_sums": _column_sums_loops, "combine": _combine_loops, "update": _update_loops},
+              "column_sums": _column_sums_loops, "combine": _combine_loops, "update": _update_loops,
+              "scale_add": _scale_add_loops},
 }
 KERNEL = "loops" if sys.implementation.name == "pypy" else "builtins"

@@ -10,10 +10,9 @@ same hyper-parameters, step for step. Notation below: p a parameter, g its
 gradient, lr the learning rate, lambda the weight decay, t = 1, 2, ... the step.
 Each line of an update is its formula, entry by entry: Matrix.update_ (the
 one in-place operation of matrix.py) replaces the parameter's and the state's
-entries, e.g. m.update_(lambda m, g: beta1 * m + (1 - beta1) * g, g). The steps that are
-one multiply-add an entry (SGD's, the L2 term, AdamW's shrink) are comprehensions over the
-rows instead, refilled in place the same way: on CPython the Python call update_ makes per
-entry cost them 11-56% (bench/matrix_api.py), where Adam's longer formulas hardly notice it.
+entries, e.g. v.update_(lambda v, g: beta2 * v + (1 - beta2) * g * g, g); the lines of the form
+a * M + b * B (SGD's step p = p - lr * g, the moving averages) use M.scale_add_(a, B, b), the
+same formula without a Python call per entry (bench/matrix_api.py).
 """
 
 import math
@@ -73,9 +72,7 @@ class Optimizer:
         decay = self.weight_decay
         if not decay:
             return param.grad
-        # a comprehension, not Matrix.combine: a Python call per entry would double this one multiply-add
-        return Matrix.from_rows([[g + decay * p for g, p in zip(g_row, p_row)]
-                                 for g_row, p_row in zip(param.grad.rows, param.value.rows)], param.value.shape[1])
+        return Matrix.combine(lambda g, p: g + decay * p, param.grad, param.value)
 
     # checkpoints save and restore the optimizer exactly
     def state_dict(self):
@@ -109,25 +106,16 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _update(self, param, state):
-        # SGD's formulas are one multiply-add an entry, so the Python call update_ makes per entry
-        # would be a third of the step: each is a comprehension over the rows instead, refilling
-        # the rows in place as update_ does (bench/matrix_api.py measures both)
         lr, mu = self.lr, self.momentum
         g = self._gradient(param)
         if mu:
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = g.copy()  # b_1 = g
-            else:  # b = mu * b + g
-                for b_row, g_row in zip(state["momentum_buffer"].rows, g.rows):
-                    b_row[:] = [mu * b_ij + g_ij for b_ij, g_ij in zip(b_row, g_row)]
-            b = state["momentum_buffer"]
-            if self.nesterov:  # g = g + mu * b
-                g = Matrix.from_rows([[g_ij + mu * b_ij for g_ij, b_ij in zip(g_row, b_row)]
-                                      for g_row, b_row in zip(g.rows, b.rows)], g.shape[1])
             else:
-                g = b
-        for p_row, g_row in zip(param.value.rows, g.rows):  # p = p - lr * g
-            p_row[:] = [p_ij - lr * g_ij for p_ij, g_ij in zip(p_row, g_row)]
+                state["momentum_buffer"].scale_add_(mu, g, 1.0)  # b = mu * b + g
+            b = state["momentum_buffer"]
+            g = Matrix.combine(lambda g, b: g + mu * b, g, b) if self.nesterov else b
+        param.value.scale_add_(1.0, g, -lr)  # p = p - lr * g
 
 
 class RMSprop(Optimizer):
@@ -191,14 +179,13 @@ class Adam(Optimizer):
             g = param.grad
             if self.weight_decay:
                 shrink = 1.0 - lr * self.weight_decay
-                for row in param.value.rows:  # p = p * shrink, in place (a comprehension, as SGD's steps)
-                    row[:] = [p * shrink for p in row]
+                param.value.update_(lambda p: p * shrink)
         if "exp_avg" not in state:
             state["exp_avg"] = Matrix.zeros(*param.value.shape)
             state["exp_avg_sq"] = Matrix.zeros(*param.value.shape)
         # 1 - beta computed once here, not once per entry inside the update
         one_minus_beta1, one_minus_beta2 = 1.0 - beta1, 1.0 - beta2
-        m = state["exp_avg"].update_(lambda m, g: beta1 * m + one_minus_beta1 * g, g)
+        m = state["exp_avg"].scale_add_(beta1, g, one_minus_beta1)  # m = beta1 * m + (1 - beta1) * g
         v = state["exp_avg_sq"].update_(lambda v, g: beta2 * v + one_minus_beta2 * g * g, g)
         # lr * m_hat / (sqrt(v_hat) + eps), with the bias corrections folded into two scalars
         step_size = lr / (1.0 - beta1 ** self.t)

@@ -288,6 +288,15 @@ class CombineAndUpdateTest(unittest.TestCase):
         Matrix.combine(lambda x, y: x + y, self.a, self.b)
         self.assertEqual([self.a.rows, self.b.rows], before)
 
+    def test_scale_add_is_in_place_and_checks_shapes(self):
+        m = Matrix([[1.0, 2.0], [3.0, 4.0]])
+        rows = m.rows[0]
+        self.assertIs(m.scale_add_(2.0, Matrix([[1.0, 0.0], [0.0, 1.0]]), -1.0), m)  # 2 M - I
+        self.assertEqual(m.tolist(), [[1.0, 4.0], [6.0, 7.0]])
+        self.assertIs(m.rows[0], rows)
+        with self.assertRaises(ValueError):
+            m.scale_add_(1.0, Matrix([[1.0, 2.0]]))
+
     def test_combine_needs_one_shape(self):
         with self.assertRaisesRegex(ValueError, r"combine: shapes differ: \(2, 2\) and \(1, 2\)"):
             Matrix.combine(lambda x, y: x + y, self.a, Matrix([[1.0, 2.0]]))

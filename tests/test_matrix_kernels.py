@@ -183,6 +183,27 @@ class ElementwiseKernelsTest(unittest.TestCase):
                     self.assertTrue(all(a is b for a, b in zip(target, row_objects)), "rows replaced, not updated")
 
 
+    def test_scale_add_by_hand_and_as_the_formula_it_replaces(self):
+        rng = random.Random(15)
+        for name, kernels in sorted(KERNELS.items()):
+            with self.subTest(kernel=name):
+                target = [[1.0, -2.0], [0.5, 4.0]]
+                row_objects = list(target)
+                kernels["scale_add"](target, 0.5, [[2.0, 2.0], [-1.0, 0.0]], 3.0)  # 0.5 a + 3 b
+                self.assertEqual(target, [[6.5, 5.0], [-2.75, 2.0]])
+                self.assertTrue(all(a is b for a, b in zip(target, row_objects)), "rows replaced, not updated")
+                # the optimizers' p - lr * g and mu * b + g, to the bit (signed zeros included)
+                p, g = random_rows(rng, 3, 5) + [[0.0, -0.0, -0.0, 1e-300, 5.0]], random_rows(rng, 4, 5)
+                g[3][:3] = [0.0, 0.0, -0.0]
+                for alpha, beta, fn in ((1.0, -0.01, lambda p, g: p - 0.01 * g), (0.9, 1.0, lambda b, g: 0.9 * b + g),
+                                        (0.9, 0.1, lambda m, g: 0.9 * m + 0.1 * g)):
+                    target = [row[:] for row in p]
+                    kernels["scale_add"](target, alpha, g, beta)
+                    expected = [[fn(a, b) for a, b in zip(p_row, g_row)] for p_row, g_row in zip(p, g)]
+                    self.assertEqual([[repr(v) for v in row] for row in target],
+                                     [[repr(v) for v in row] for row in expected])
+
+
 def _with_the_other_kernels(case):
     """A copy of a test case of tests/test_matrix.py that runs with the kernel set this
     interpreter does not pick, so Matrix's own tests pass through both sets everywhere."""
