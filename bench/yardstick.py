@@ -23,8 +23,9 @@ a Dense per step, batch 32 names of one length, clipping, Adam) and the tiny GPT
 Counting, honestly. Effective MFLOP/s = 2 x (the model's multiply-adds per sample) x samples
 per second. The multiply-adds are counted, not estimated: one untimed pass over the same
 steps with Matrix.__matmul__ wrapped, adding n*k*m for each (n, k) @ (k, m). Every product of
-forward and backward goes through it (Dense's X @ W, X.T @ dY, dY @ W.T; Conv2D's im2col
-products; the GRU's products per time step; attention's per-head products), and only those:
+forward and backward goes through it (Dense's X @ W, X.T @ dY, dY @ W.T; the GRU's products
+per time step; attention's per-head products), and only those; Conv2D, whose products run image
+by image in conv_kernels.py, counts its own as im2col's would be (count_macs says how):
   * counted densely: a product whose exact zeros Matrix skips (ReLU outputs, blank pixels)
     counts all of n*k*m, the model's arithmetic, so skipping shows as speed;
   * not counted: elementwise work (activations, softmax, norms, bias adds, the loss, gradient
@@ -124,21 +125,47 @@ def ceiling(quick=False):
 # ---------------------------------------------------------------- counting
 
 def count_macs(fn):
-    """fn() run once with every Matrix product counted: the multiply-adds n*k*m they did."""
-    original = Matrix.__matmul__
-    total = [0]
+    """fn() run once with every product counted: the multiply-adds n*k*m each did.
+
+    A Matrix product (n, k) @ (k, m) counts n*k*m. Conv2D (and Conv1D) run their products image
+    by image outside Matrix @ (conv_kernels.py), so each counts its own, as the products im2col
+    would make: forward P @ W, K*O*positions an image (K = C*kh*kw), the same again for
+    dW = P.T @ dZ, and again for dX when asked for; products inside a convolution are not counted
+    twice."""
+    from conv import Conv2D
+    matmul, conv_forward, conv_backward = Matrix.__matmul__, Conv2D.forward, Conv2D.backward
+    total, inside = [0], [0]
 
     def counting(self, other):
-        result = original(self, other)
-        if result is not NotImplemented:
+        result = matmul(self, other)
+        if result is not NotImplemented and not inside[0]:
             total[0] += self.shape[0] * self.shape[1] * other.shape[1]
         return result
 
-    Matrix.__matmul__ = counting
+    def per_image(layer):
+        return layer.geometry.patch_size * layer.out_channels * layer.geometry.positions
+
+    def forward(self, x, training=False):
+        inside[0] += 1
+        try:
+            return conv_forward(self, x, training)
+        finally:
+            inside[0] -= 1
+            total[0] += x.shape[0] * per_image(self)
+
+    def backward(self, grad, input_grad=True):
+        inside[0] += 1
+        try:
+            return conv_backward(self, grad, input_grad)
+        finally:
+            inside[0] -= 1
+            total[0] += grad.shape[0] * per_image(self) * (2 if input_grad else 1)
+
+    Matrix.__matmul__, Conv2D.forward, Conv2D.backward = counting, forward, backward
     try:
         fn()
     finally:
-        Matrix.__matmul__ = original
+        Matrix.__matmul__, Conv2D.forward, Conv2D.backward = matmul, conv_forward, conv_backward
     return total[0]
 
 
