@@ -72,7 +72,7 @@ class Optimizer:
         decay = self.weight_decay
         if not decay:
             return param.grad
-        return Matrix.combine(lambda g, p: g + decay * p, param.grad, param.value)
+        return param.grad.copy().scale_add_(1.0, param.value, decay)  # g + lambda * p
 
     # checkpoints save and restore the optimizer exactly
     def state_dict(self):
@@ -114,7 +114,7 @@ class SGD(Optimizer):
             else:
                 state["momentum_buffer"].scale_add_(mu, g, 1.0)  # b = mu * b + g
             b = state["momentum_buffer"]
-            g = Matrix.combine(lambda g, b: g + mu * b, g, b) if self.nesterov else b
+            g = g.copy().scale_add_(1.0, b, mu) if self.nesterov else b  # Nesterov: g + mu * b
         param.value.scale_add_(1.0, g, -lr)  # p = p - lr * g
 
 
