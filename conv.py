@@ -15,8 +15,8 @@ docs/convolution.md works one small example through by hand.
 
 import math
 
-from conv_kernels import convolve, weight_gradient
-from im2col import Geometry, channel_rows, col2im, image_columns
+from conv_kernels import convolve, input_gradient, weight_gradient
+from im2col import Geometry, image_columns
 from layers import INITIALIZERS, Layer, Parameter, _positive_int, default_rng, flat_size
 from matrix import Matrix
 
@@ -107,7 +107,8 @@ class Conv2D(WindowLayer):
         dX[c, r, s] = sum over o, i, j of W[c*kH*kW + i*kW + j, o] * dY[o, r + pH - i, s + pW - j]
     i.e. this layer's forward over dY padded by k - 1 - p, with the kernel turned half a turn and
     C and O swapped (docs/convolution.md): the same sums, whose patches of dY are mostly zeros
-    in training (dY comes back through a max pool and a ReLU), which the product skips.
+    in training (dY comes back through a max pool and a ReLU), which the product skips
+    (on PyPy, col2im of dZ @ W.T entry by entry, the zeros of dZ skipped).
     dX is skipped with input_grad=False (a first layer, whose input is data).
     The loops themselves, image by image, are conv_kernels.py's.
     """
@@ -185,31 +186,7 @@ class Conv2D(WindowLayer):
                                                 for start in range(0, grad.shape[1], positions)]], self.out_channels)
         if not input_grad:
             return None
-        transposed = self._transposed_geometry()
-        if transposed is not None:
-            return self._input_gradient_by_convolution(grad, transposed)
-        grad_z = Matrix.from_rows(channel_rows(grad.rows, self.out_channels), self.out_channels)
-        patch_grads = grad_z @ self.weight.value.T
-        return Matrix.from_rows(col2im(patch_grads.rows, n_images, geometry), flat_size(self.input_shape))
-
-    def _transposed_geometry(self):
-        """With stride 1, dX is itself a convolution: of dY, padded by k - 1 - p, with the kernel
-        turned half a turn and the channels swapped (see backward); its Geometry, or None when the
-        layer's stride or padding (p > k - 1) does not allow it."""
-        geometry = self.geometry
-        pad_h, pad_w = geometry.kernel_h - 1 - geometry.pad_h, geometry.kernel_w - 1 - geometry.pad_w
-        if geometry.stride_h != 1 or geometry.stride_w != 1 or pad_h < 0 or pad_w < 0:
-            return None
-        return Geometry(self.out_channels, geometry.out_h, geometry.out_w, geometry.kernel_h, geometry.kernel_w,
-                        1, 1, pad_h, pad_w)
-
-    def _input_gradient_by_convolution(self, grad, transposed):
-        kernel_h, kernel_w, C = self.geometry.kernel_h, self.geometry.kernel_w, self.in_channels
-        weight = self.weight.value.rows
-        # flipped[(o*kH + i)*kW + j][c] = weight[(c*kH + kH-1-i)*kW + kW-1-j][o]
-        flipped = [[weight[(c * kernel_h + kernel_h - 1 - i) * kernel_w + kernel_w - 1 - j][o] for c in range(C)]
-                   for o in range(self.out_channels) for i in range(kernel_h) for j in range(kernel_w)]
-        return Matrix.from_rows([convolve(image_columns(grad_row, transposed), flipped) for grad_row in grad.rows],
+        return Matrix.from_rows(input_gradient(grad.rows, self.weight.value.rows, geometry),
                                 flat_size(self.input_shape))
 
     def parameters(self):

@@ -5,6 +5,7 @@ in, on one image at a time (a flat list of C*H*W values, or its im2col columns):
 
     convolve(columns, weight, bias)           the output row of one image: channel o's positions in turn
     weight_gradient(columns, grads, P)        dW = sum over images of columns_b @ dY_b.T, zeros of dY skipped
+    input_gradient(grads, weight, geometry)   dX = col2im(dZ @ W.T), image by image
     max_pool(image, geometry)                 each window's maximum and the input index of its first maximum
     unpool(grads, where, size)                dX: each window's gradient sent to its first maximum
 
@@ -29,7 +30,7 @@ import operator
 from itertools import chain, compress, repeat
 
 import matrix
-from im2col import image_columns
+from im2col import Geometry, channel_rows, col2im, image_columns
 from matrix import Matrix
 
 _add, _mul, _itemgetter = operator.add, operator.mul, operator.itemgetter
@@ -159,6 +160,91 @@ def _weight_gradient_loops(columns_per_image, grad_rows, positions):
                     dot += column[kept[q]] * values[q]
                 total[k] += dot
     return [[totals[o][k] for o in range(n_out)] for k in range(n_weights)]
+
+
+def input_gradient(grad_rows, weight, geometry):
+    """dX = col2im(dZ @ W.T) for each image's dY (a row of O*P values): C*H*W values per image,
+    dX[pixel] = sum over the (position t, entry k) that read the pixel, and o, of dY[o*P + t] * weight[k][o].
+
+    builtins: at stride 1 (padding at most k - 1) as the convolution it equals (conv.Conv2D's
+    docstring): convolve() over dY padded by k - 1 - p with the kernel turned half a turn and C, O
+    swapped, whose patches' zeros the product skips; else dZ @ W.T by Matrix @ and im2col.col2im.
+    loops: each nonzero dY[o*P + t] adds dY * weight[k][o] into the pixels patch t read (col2im
+    of the product, entry by entry, the zeros of dY skipped), for any stride and padding.
+    """
+    if _use_loops():
+        return _input_gradient_loops(grad_rows, weight, geometry)
+    return _input_gradient_builtins(grad_rows, weight, geometry)
+
+
+def _turned_geometry(geometry, n_out):
+    """The Geometry of dY as the input of the convolution dX equals, or None (stride > 1, or a
+    padding p > k - 1, which would need cropping)."""
+    pad_h, pad_w = geometry.kernel_h - 1 - geometry.pad_h, geometry.kernel_w - 1 - geometry.pad_w
+    if geometry.stride_h != 1 or geometry.stride_w != 1 or pad_h < 0 or pad_w < 0:
+        return None
+    return Geometry(n_out, geometry.out_h, geometry.out_w, geometry.kernel_h, geometry.kernel_w, 1, 1, pad_h, pad_w)
+
+
+def _input_gradient_builtins(grad_rows, weight, geometry):
+    n_out, kernel_h, kernel_w = len(weight[0]), geometry.kernel_h, geometry.kernel_w
+    turned = _turned_geometry(geometry, n_out)
+    if turned is None:
+        grad_z = Matrix.from_rows(channel_rows(grad_rows, n_out), n_out)
+        patch_grads = grad_z @ Matrix.from_rows(weight, n_out).T
+        return col2im(patch_grads.rows, len(grad_rows), geometry)
+    # turned[(o*kH + i)*kW + j][c] = weight[(c*kH + kH-1-i)*kW + kW-1-j][o]
+    turned_weight = [[weight[(c * kernel_h + kernel_h - 1 - i) * kernel_w + kernel_w - 1 - j][o]
+                      for c in range(geometry.channels)]
+                     for o in range(n_out) for i in range(kernel_h) for j in range(kernel_w)]
+    return [_convolve_builtins(image_columns(grad_row, turned), turned_weight, None) for grad_row in grad_rows]
+
+
+def _read_pixels(geometry):
+    """For each position t, the (entry k, pixel) pairs of patch t that lie inside the image (not
+    the padding), as two lists; cached per geometry."""
+    found = _READS.get(geometry)
+    if found is None:
+        H, W, kernel_h, kernel_w = geometry.height, geometry.width, geometry.kernel_h, geometry.kernel_w
+        entries, pixels = [], []
+        for p in range(geometry.out_h):
+            for q in range(geometry.out_w):
+                ks, ps = [], []
+                for c in range(geometry.channels):
+                    for i in range(kernel_h):
+                        r = p * geometry.stride_h + i - geometry.pad_h
+                        for j in range(kernel_w):
+                            s = q * geometry.stride_w + j - geometry.pad_w
+                            if 0 <= r < H and 0 <= s < W:
+                                ks.append((c * kernel_h + i) * kernel_w + j)
+                                ps.append((c * H + r) * W + s)
+                entries.append(ks)
+                pixels.append(ps)
+        found = _READS[geometry] = (entries, pixels)
+    return found
+
+
+_READS = {}
+
+
+def _input_gradient_loops(grad_rows, weight, geometry):
+    entries, pixels = _read_pixels(geometry)
+    positions, n_out = geometry.positions, len(weight[0])
+    size = geometry.channels * geometry.height * geometry.width
+    weight_by_out = [[row[o] for row in weight] for o in range(n_out)]  # W.T: row o holds weight[k][o]
+    out = []
+    for grad in grad_rows:
+        dx = [0.0] * size
+        for o in range(n_out):
+            w, base = weight_by_out[o], o * positions
+            for t in range(positions):
+                g = grad[base + t]
+                if g != 0.0:
+                    ks, ps = entries[t], pixels[t]
+                    for e in range(len(ks)):
+                        dx[ps[e]] += g * w[ks[e]]
+        out.append(dx)
+    return out
 
 
 # ================================================================ max pooling
