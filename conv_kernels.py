@@ -46,12 +46,16 @@ if hasattr(math, "sumprod"):  # Python 3.12+: one C loop per dot product, no flo
     # picking the nonzero terms costs about as much per kept term as sumprod saves per skipped
     # one: it pays when at most this share of dY is nonzero
     _PICK_SHARE = 0.3
+    _SCALED_COLUMNS_MAX = 0  # sumprod's dot products are always the faster convolution
 else:
     def _dots(rows, vector):
         """[dot(row, vector) for row in rows], each by sum(map(mul, ...))."""
         return [sum(map(_mul, row, vector)) for row in rows]
 
     _PICK_SHARE = 0.75  # sum(map(mul)) makes a float per term: skipping pays almost always
+    # a patch of at most this many entries (a 3x3 kernel over one channel: 9) spends more on
+    # starting each short dot product than on its terms: such a convolution sums scaled columns
+    _SCALED_COLUMNS_MAX = 16
 
 
 def _use_loops():
@@ -72,6 +76,8 @@ def convolve(columns, weight, bias=None):
 
 
 def _convolve_builtins(columns, weight, bias):
+    if len(columns) <= _SCALED_COLUMNS_MAX:
+        return _convolve_scaled_columns(columns, weight, bias)
     # the patches of this image (zip transposes the columns in C), times the weight by Matrix @
     # (its kernel skips a patch's zeros), then regrouped channel by channel and the bias added
     patches = Matrix.from_rows(list(zip(*columns)), len(columns))
@@ -82,6 +88,20 @@ def _convolve_builtins(columns, weight, bias):
     else:
         for channel, value in zip(zip(*by_position.rows), bias):
             out += map(_add, channel, repeat(value))
+    return out
+
+
+def _convolve_scaled_columns(columns, weight, bias):
+    # channel o = sum over k of weight[k][o] * column k (+ b[o]), position by position: zip hands
+    # sum() one tuple of the K scaled entries (and the bias) per position, all in C, adding them in
+    # the order of the dot products above (zeros included: the same sums)
+    positions = len(columns[0])
+    out = []
+    for o, weights in enumerate(zip(*weight)):
+        terms = [map(_mul, column, repeat(w)) for column, w in zip(columns, weights) if w]
+        if bias is not None:
+            terms.append(repeat(bias[o], positions))
+        out += map(sum, zip(*terms)) if terms else repeat(0.0, positions)
     return out
 
 
