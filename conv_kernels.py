@@ -300,10 +300,10 @@ def _max_pool_builtins(image, geometry):
     columns = image_columns(image, geometry)  # C*window lists: one per channel and window entry
     maxima, first = [], []
     for start in range(0, len(columns), window):
-        windows = list(zip(*columns[start:start + window]))  # one tuple per window, row-major
-        largest = list(map(max, windows))
+        entries = columns[start:start + window]  # entry t of every window of one channel
+        largest = list(map(max, *entries))
         maxima += largest
-        first += map(tuple.index, windows, largest)  # index() finds the first maximum
+        first += map(tuple.index, zip(*entries), largest)  # index() finds the first maximum
     return maxima, list(map(_add, starts, map(offsets.__getitem__, first)))
 
 
