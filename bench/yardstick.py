@@ -176,59 +176,70 @@ def digits_workload():
     import run
     X_rows, Y_rows = run.load_digits()
     X, Y = Matrix(X_rows), Matrix(Y_rows)
-    return "digits epoch (64-64-10, Adam, batch 32)", lambda: run.fit_digits(X, Y), len(X_rows)
+    return "digits epoch (64-64-10, Adam, batch 32)", lambda: run.fit_digits(X, Y), len(X_rows), None
+
+
+class SequenceTraining:
+    """A names model (demos/names.py's MODELS[name]) and its fixed batches, trained as the demo
+    trains it: forward, loss, backward, clipping when the model's settings ask for it, Adam."""
+
+    def __init__(self, name, batches_of):
+        from demos import names
+        from layers import seed as seed_layers
+        from losses import SequenceCrossEntropy
+        from network import Network
+        from optimizers import Adam
+        self.names, self.settings = names, names.MODELS[name].defaults
+        self.batches = batches_of(names, self.settings)
+        seed_layers(0)
+        self.network = Network(names.MODELS[name].build(self.settings, len(names.VOCABULARY)))
+        self.loss = SequenceCrossEntropy(ignore_index=names.IGNORE)
+        self.optimizer = Adam(self.network.parameters(), lr=self.settings["lr"],
+                              betas=tuple(self.settings.get("betas", (0.9, 0.999))))
+
+    def one_pass(self, phases=None):
+        """Every batch once; with a dict `phases`, the CPU seconds of each phase are added to it."""
+        clock = time.process_time
+        for x, targets in self.batches:
+            marks = [clock()]
+            self.loss.forward(self.network.forward(x, training=True), targets)
+            marks.append(clock())
+            self.network.backward(self.loss.backward(), input_grad=False)
+            marks.append(clock())
+            if self.settings.get("clip"):
+                self.names.clip_gradients(self.network.parameters(), self.settings["clip"])
+            marks.append(clock())
+            self.optimizer.step()
+            marks.append(clock())
+            if phases is not None:
+                for phase, start, stop in zip(PHASES, marks, marks[1:]):
+                    phases[phase] = phases.get(phase, 0.0) + stop - start
+
+
+PHASES = ("forward and loss", "backward", "gradient clipping", "Adam step")
 
 
 def gru_workload(steps):
     """`steps` training steps of the names GRU as demos/names.py runs them (batch 32 of one length)."""
-    from demos import names
-    from layers import seed as seed_layers
-    from losses import SequenceCrossEntropy
-    from network import Network
-    from optimizers import Adam
-    settings = names.MODELS["gru"].defaults
-    train_names, _ = names.split_names(names.load_names())
-    data = names.SequenceData(train_names, settings["context"])
-    rng = random.Random(0)
-    batches = [data.random_batch(rng, settings["batch_size"]) for _ in range(steps)]
-    seed_layers(0)
-    network = Network(names.MODELS["gru"].build(settings, len(names.VOCABULARY)))
-    loss = SequenceCrossEntropy(ignore_index=names.IGNORE)
-    optimizer = Adam(network.parameters(), lr=settings["lr"])
-
-    def one_pass():
-        for x, targets in batches:
-            loss.forward(network.forward(x, training=True), targets)
-            network.backward(loss.backward(), input_grad=False)
-            names.clip_gradients(network.parameters(), settings["clip"])
-            optimizer.step()
+    def batches(names, settings):
+        train_names, _ = names.split_names(names.load_names())
+        data = names.SequenceData(train_names, settings["context"])
+        rng = random.Random(0)
+        return [data.random_batch(rng, settings["batch_size"]) for _ in range(steps)]
+    training = SequenceTraining("gru", batches)
     label = "names GRU (Embedding 27x24, GRU 24->64, Dense 64->27 per step; batch 32)"
-    return label, one_pass, steps * settings["batch_size"]
+    return label, training.one_pass, steps * training.settings["batch_size"], training
 
 
 def gpt_workload(steps):
     """`steps` training steps of the tiny GPT, one name each, as bench/tiny_gpt.py times them."""
     import tiny_gpt
-    from demos import names
-    from layers import seed as seed_layers
-    from losses import SequenceCrossEntropy
-    from network import Network
-    from optimizers import Adam
-    settings = names.MODELS["tiny-gpt"].defaults
-    order = tiny_gpt.original_order()
-    data = names.SequenceData(order, settings["context"])
-    batches = [data.batch([step]) for step in range(1, 1 + steps)]
-    seed_layers(0)
-    network = Network(names.MODELS["tiny-gpt"].build(settings, len(names.VOCABULARY)))
-    loss = SequenceCrossEntropy(ignore_index=names.IGNORE)
-    optimizer = Adam(network.parameters(), lr=settings["lr"], betas=settings["betas"])
 
-    def one_pass():
-        for x, targets in batches:
-            loss.forward(network.forward(x, training=True), targets)
-            network.backward(loss.backward(), input_grad=False)
-            optimizer.step()
-    return "tiny GPT (1 block, 16 wide, 4 heads, MLP 64; one name a step)", one_pass, steps
+    def batches(names, settings):
+        data = names.SequenceData(tiny_gpt.original_order(), settings["context"])
+        return [data.batch([step]) for step in range(1, 1 + steps)]
+    training = SequenceTraining("tiny-gpt", batches)
+    return "tiny GPT (1 block, 16 wide, 4 heads, MLP 64; one name a step)", training.one_pass, steps, training
 
 
 # ---------------------------------------------------------------- workloads with workers
@@ -378,7 +389,7 @@ def measure(bench):
     started = time.perf_counter()
     steps = 4 if bench.quick else 8
     for make in (digits_workload, lambda: gru_workload(steps), lambda: gpt_workload(4 * steps)):
-        label, one_pass, samples = make()
+        label, one_pass, samples, _ = make()
         target = None
         if "GRU" in label or "GPT" in label:
             target = TARGETS["sequence_fraction"]
@@ -414,18 +425,28 @@ def report(bench, seconds):
 # ---------------------------------------------------------------- --profile
 
 def profile(which, top=18):
+    """cProfile of a few training steps (CPU time), and for gru and gpt the split of the steps'
+    CPU time by phase measured without the profiler (which inflates small calls)."""
+    text = ""
     if which == "mlp":
         batch = 64
         data = fashion_slice(batch * 3)
         fn = lambda: fit_steps("mlp", data, batch, 1)  # noqa: E731
     else:
-        _, fn, _ = gru_workload(8) if which == "gru" else gpt_workload(32)
+        _, fn, _, training = gru_workload(8) if which == "gru" else gpt_workload(32)
+        training.one_pass()  # warm-up
+        phases = {}
+        for _ in range(3):
+            training.one_pass(phases)
+        total = sum(phases.values())
+        text = "CPU time by phase, without the profiler (3 passes):\n" + "".join(
+            "  {:<18} {:6.1%}\n".format(phase, phases[phase] / total) for phase in PHASES) + "\n"
     fn()  # warm-up
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)  # CPU time: the machine is shared
     profiler.runcall(fn)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
-    return out.getvalue()
+    return text + out.getvalue()
 
 
 def main(argv=None):
