@@ -3,6 +3,7 @@
     python bench/yardstick.py            # the table (2 to 4 minutes), also a section of bench/RESULTS.md
     python bench/yardstick.py --quick    # fewer steps and rounds, nothing written
     python bench/yardstick.py --profile gru|gpt|mlp   # cProfile of a few training steps, top functions
+    python bench/yardstick.py --amdahl   # per step, forward + backward against Adam's step: the workers' bound
     python bench/yardstick.py --scaling  # epoch time with 1 and 2 workers as rows and width grow (2-3 minutes)
     python bench/run.py --yardstick      # the same table
     pypy3 bench/yardstick.py             # PyPy's own section
@@ -299,6 +300,40 @@ def workers_rows(bench, model, label, batch, steps):
               fraction_target=TARGETS["workers_fraction"])
 
 
+# ---------------------------------------------------------------- --amdahl
+
+def amdahl(steps=3):
+    """Markdown: per step, forward + backward (C) and Adam's step (A) in one process, CPU time, and
+    (C + A) / (C / 2 + A), the most 2 workers can gain while the step stays in the main process."""
+    from demos import fashion_mnist
+    from losses import CrossEntropy
+    from optimizers import Adam
+    rows = []
+    for model, batch in (("mlp", 64), ("cnn", 32)):
+        data = fashion_slice(batch * (steps + 1))
+        network = fashion_mnist.MODELS[model](random.Random(0))
+        optimizer, loss = Adam(network.parameters(), lr=0.001), CrossEntropy()
+        passes, updates = [], []
+        for step in range(steps + 1):  # the first step is a warm-up
+            indices = list(range(step * batch, (step + 1) * batch))
+            x, targets = data.take(indices), data.targets.take(indices)
+            started = time.process_time()
+            loss.forward(network.forward(x, training=True), targets)
+            network.backward(loss.backward(), input_grad=False)
+            middle = time.process_time()
+            optimizer.step()
+            if step:
+                passes.append(middle - started)
+                updates.append(time.process_time() - middle)
+        c, a = statistics.median(passes), statistics.median(updates)
+        size = sum(p.value.shape[0] * p.value.shape[1] for p in network.parameters())
+        rows.append([f"Fashion-MNIST {model.upper()}, batch {batch}, {size:,} parameters",
+                     "{:.0f} ms".format(c * 1000), "{:.1f} ms".format(a * 1000), (c + a) / (c / 2 + a)])
+    headers = ["one step", "forward + backward (C)", "Adam step (A)", "best 2-worker speed-up (C + A) / (C/2 + A)"]
+    return "{}, CPU time, medians of {} steps; load average {:.1f}\n\n{}".format(
+        harness.machine_description(), steps, os.getloadavg()[0], harness.markdown_table(headers, rows, "{:.2f}x"))
+
+
 # ---------------------------------------------------------------- --scaling
 
 def epoch_seconds(hidden, data, workers, batch=64):
@@ -453,10 +488,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and rounds; nothing written")
     parser.add_argument("--profile", choices=("gru", "gpt", "mlp"), help="cProfile a few training steps")
+    parser.add_argument("--amdahl", action="store_true",
+                        help="forward + backward against the optimizer's step: what 2 workers can gain at most")
     parser.add_argument("--scaling", action="store_true",
                         help="only the scaling table: epoch time with 1 and 2 workers as rows and width grow")
     parser.add_argument("--output", default=None, help="where to write the section (default bench/RESULTS.md)")
     args = parser.parse_args(argv)
+    if args.amdahl:
+        print(amdahl())
+        return 0
     if args.scaling:
         print(scaling(2 if args.quick else 3))
         return 0
