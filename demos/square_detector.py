@@ -351,11 +351,12 @@ def run_convolutional_demo(args):
     size, seed, kind = args.size, args.seed, args.network
     check_writable(args.model)
     held_out = square_cnn.HELD_OUT_KIND
+    n_validation = VALIDATION_IMAGES // 2 if args.quick else VALIDATION_IMAGES
     print(f"Square detector: a {kind} on {size}x{size} images, shapes left where they were drawn "
           f"(no centring), seed {seed}; training never sees a {held_out}")
     sides = ", ".join(f"{side}x{side}" for side, _ in square_cnn.source_sizes(size))
     print(f"Data: {args.train} fresh training images every epoch, drawn at {sides} and brought to "
-          f"{size}x{size}; {VALIDATION_IMAGES} for validation; {args.test} fresh test images at each size")
+          f"{size}x{size}; {n_validation} for validation; {args.test} fresh test images at each size")
     metadata = {"demo": "square_detector", "image_size": size, "class_names": list(CLASS_NAMES), "seed": seed}
     network = square_cnn.build(kind, size, data_rng(seed, "init"), metadata)
 
@@ -368,7 +369,7 @@ def run_convolutional_demo(args):
           "cosine to 0, cross-entropy")
     _, seconds, cpu_seconds = square_cnn.train(network, draw, args.train, args.epochs, args.batch_size, args.lr,
                                                data_rng(seed, "train"), data_rng(seed, "shuffle"),
-                                               draw(VALIDATION_IMAGES, data_rng(seed, "validation")))
+                                               draw(n_validation, data_rng(seed, "validation")))
     print(f"Trained in {seconds:.1f} s ({cpu_seconds:.1f} s of processor time, on one core)")
     network.save(args.model)
     model = Network.load(args.model)
