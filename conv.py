@@ -15,8 +15,8 @@ docs/convolution.md works one small example through by hand.
 
 import math
 
-from conv_kernels import convolve, input_gradient, weight_gradient
-from im2col import Geometry, image_columns
+from conv_kernels import columns, convolve, input_gradient, weight_gradient
+from im2col import Geometry
 from layers import INITIALIZERS, Layer, Parameter, _positive_int, default_rng, flat_size
 from matrix import Matrix
 
@@ -166,10 +166,10 @@ class Conv2D(WindowLayer):
         geometry = self._checked_geometry(x)
         # each image's columns (P.T, image by image) are kept for dW; the product runs image by image
         # (conv_kernels.convolve), so that only one image's patches exist at a time
-        self.columns = [image_columns(image, geometry) for image in x.rows]
+        self.columns = [columns(image, geometry) for image in x.rows]
         weight = self.weight.value.rows
         bias = self.bias.value.rows[0] if self.bias is not None else None
-        return Matrix.from_rows([convolve(columns, weight, bias) for columns in self.columns],
+        return Matrix.from_rows([convolve(image_columns, weight, bias) for image_columns in self.columns],
                                 self.out_channels * geometry.positions)
 
     def backward(self, grad, input_grad=True):
