@@ -13,18 +13,21 @@ The shapes are the Fashion-MNIST CNN's (demos/fashion_mnist.py, batch 32): 1x28x
     as MFLOP/s, 2 * n*H_out*W_out * K * O flops per product, the same count for both sides.
 The inputs and upstream gradients are the ones the demo's network sees: 32 images of the committed
 Fashion-MNIST slice through the freshly initialized CNN (about half the pixels are zeros, and
-85-90% of each convolution's dY, which comes back through a max pool and a ReLU). Each row is
-also timed with a dense random dY in place of the real one: the worst case for the layer, which
-skips dY's zeros.
+85-90% of each convolution's dY, which comes back through a max pool and a ReLU): the targets
+are checked on these. Each row is also timed with a dense random dY in place of the real one,
+for information: the worst case for the layer, which skips dY's zeros.
 """
 import os
 import random
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script: the framework's modules are one folder up
+    sys.path.insert(0, ROOT)
 
-from conv import Conv2D
-from im2col import channel_rows, image_columns
-from matrix import Matrix
+from conv import Conv2D  # noqa: E402
+from im2col import channel_rows, image_columns  # noqa: E402
+from matrix import Matrix  # noqa: E402
 
 TARGETS = {"vs_direct": 5.0, "vs_matmul": 0.8}
 
@@ -144,8 +147,11 @@ def conv_rows(bench):
                       + ([abs(a - b) for ra, rb in zip(d_x.rows, d_images) for a, b in zip(ra, rb)] if input_grad else []))
             medians, ratios = bench.interleave([framework, direct], 5)
             speedup = 1.0 / ratios[1]
-            target = bench.check("{} vs direct ({})".format(label, regime), speedup >= TARGETS["vs_direct"],
-                                 ">= {:.0f}x direct".format(TARGETS["vs_direct"]))
+            if g_all is g_batch:  # the target is the training's; the dense dY is the worst case, for information
+                target = bench.check("{} vs direct".format(label), speedup >= TARGETS["vs_direct"],
+                                     ">= {:.0f}x direct".format(TARGETS["vs_direct"]))
+            else:
+                target = "worst case (no target)"
             bench.add("{}, forward + backward, {} images, {}".format(label, n, regime), "{:.3f} s".format(medians[0]),
                       "{:.3f} s (direct nested loops)".format(medians[1]), ratios[1],
                       "", "", "{}; im2col {:.1f}x faster; same Y, dW, dX to {:.0e}".format(target, speedup, gap))
@@ -174,10 +180,52 @@ def conv_rows(bench):
             medians, ratios = bench.interleave([framework_batch, products], 5)
             flops = 2.0 * n * positions * K * O * (3 if input_grad else 2)
             share = 1.0 / ratios[1]  # framework MFLOP/s / products' MFLOP/s
-            target = bench.check("{} vs Matrix @ ({})".format(label, regime), share >= TARGETS["vs_matmul"],
-                                 ">= {:.1f}x the products' MFLOP/s".format(TARGETS["vs_matmul"]))
+            if g_all is g_batch:
+                target = bench.check("{} vs Matrix @".format(label), share >= TARGETS["vs_matmul"],
+                                     ">= {:.1f}x the products' MFLOP/s".format(TARGETS["vs_matmul"]))
+            else:
+                target = "worst case (no target)"
             bench.add("{}, batch of {}, {}: MFLOP/s".format(label, n, regime),
                       "{:.1f} MFLOP/s".format(flops / medians[0] / 1e6),
                       "{:.1f} MFLOP/s (Matrix @ on its {} products alone)".format(
                           flops / medians[1] / 1e6, 3 if input_grad else 2),
                       ratios[1], "", "", "{}; {:.2f}x".format(target, share))
+
+
+def main(argv=None):
+    """`python bench/conv_bench.py [--quick] [--output PATH]`: these rows alone (as bench/run.py --conv),
+    optionally written as this interpreter's section of PATH (bench/RESULTS.md)."""
+    import argparse
+    import time
+    import harness
+    import run
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer images and repeats")
+    parser.add_argument("--output", metavar="PATH", help="also write the table as a section of PATH")
+    args = parser.parse_args(argv)
+    bench = run.Bench(args.quick, wall=False)
+    started = time.perf_counter()
+    try:
+        load = "{:.1f}".format(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        load = "unknown"
+    conv_rows(bench)
+    name = "{} {}".format("PyPy" if sys.implementation.name == "pypy" else "CPython", sys.version.split()[0])
+    rows = [[row[0], row[1], row[2], row[3], row[6]] for row in bench.rows]
+    text = "\n".join([
+        "## Conv2D through im2col (issue 11), {}".format(name), "",
+        "`{} bench/conv_bench.py{}` on {}, load average {} at the start, {:.0f} s: medians of CPU seconds, the "
+        "two sides alternating; a ratio is framework time / bar time (below 1.00 the framework is faster). "
+        "The layers, inputs and gradients are the demo CNN's (bench/conv_bench.py).".format(
+            "pypy3" if sys.implementation.name == "pypy" else "python", " --quick" if args.quick else "",
+            harness.machine_description(), load, time.perf_counter() - started), "",
+        harness.markdown_table(["benchmark", "framework", "bar", "framework time / bar time", "target"], rows, "{:.2f}"),
+        "", "All targets hold." if not bench.failures else "Targets missed: {}.".format("; ".join(bench.failures))])
+    print(text)
+    if args.output:
+        harness.write_section(args.output, text + "\n")
+    return 0 if not bench.failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -296,24 +296,42 @@ def fashion_rows(bench, models=None):
         bench.add(label, "{:,.1f} samples/s".format(rates[0]), "; ".join(bars) or "PyTorch, NumPy not importable")
 
 
+def load_average():
+    try:
+        return "{:.1f}".format(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return "unknown"
+
+
 def main(argv=None):
     import argparse
     import run
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the images, fewer repeats")
     parser.add_argument("--model", choices=["mlp", "cnn"], action="append", help="only this model (repeatable)")
+    parser.add_argument("--output", metavar="PATH",
+                        help="also write the table as this interpreter's section of PATH (bench/RESULTS.md)")
     args = parser.parse_args(argv)
     bench = run.Bench(args.quick, wall=False)
-    started = time.perf_counter()
+    started, load = time.perf_counter(), load_average()
     fashion_rows(bench, args.model)
     differences = check_bars()
-    print(harness.machine_description())
-    print(harness.markdown_table(["benchmark", "framework", "bars (bar samples/s / framework samples/s)"],
-                                 [row[:3] for row in bench.rows], "{:.2f}"))
+    lines = ["## Fashion-MNIST training speed (issue 11), {}".format(interpreter()), "",
+             "`{} bench/fashion_speed.py{}` on {}, load average {} at the start; medians of CPU seconds of "
+             "one epoch, the contenders alternating (bench/fashion_speed.py). In brackets: how many times more "
+             "samples/s the bar trains than the framework.".format(
+                 "pypy3" if PYPY else "python", " --quick" if args.quick else "", harness.machine_description(), load),
+             "",
+             harness.markdown_table(["benchmark", "framework", "bars (bar samples/s, and / framework samples/s)"],
+                                    [row[:3] for row in bench.rows], "{:.2f}")]
     if differences:
-        print("NumPy bar's gradients against PyTorch's (float64, one batch): largest difference "
-              + ", ".join("{} {:.0e}".format(model, value) for model, value in differences.items()))
+        lines += ["", "The NumPy bar's gradients equal PyTorch's (float64, same weights, one batch) to: "
+                  + ", ".join("{} {:.0e}".format(model, value) for model, value in differences.items()) + "."]
+    text = "\n".join(lines) + "\n"
+    print(text)
     print("whole run: {:.0f} s".format(time.perf_counter() - started))
+    if args.output:
+        harness.write_section(args.output, text)
     return 0
 
 
