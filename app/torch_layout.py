@@ -41,7 +41,7 @@ A module is described by a plain dict, {"module": "Linear", "in_features": 4,
 "out_features": 16, "bias": true}: the `architecture` an exported file carries in its
 metadata, the list `import` reads from an architecture file, and what model_torch.py
 and the ONNX graph are generated from. New layers add one function to TO_TORCH and one
-to FROM_TORCH.
+to FROM_TORCH (app/torch_transformer.py adds the Transformer's layers to both).
 """
 
 import math
@@ -194,6 +194,15 @@ TO_TORCH = {
 }
 
 
+def layer_module(layer, where, dtype):
+    """(module, tensors) of one layer; LayoutError naming it (`where`) when it has no torch form."""
+    kind = type(layer).__name__
+    if kind not in TO_TORCH:
+        raise LayoutError(f"{where} ({layer!r}) has no PyTorch form here; exportable layers: "
+                          f"{', '.join(sorted(TO_TORCH))}")
+    return TO_TORCH[kind](layer, dtype)
+
+
 def to_torch(network, dtype="F32"):
     """(modules, state_dict) of the nn.Sequential equivalent to `network`.
 
@@ -204,11 +213,7 @@ def to_torch(network, dtype="F32"):
         raise LayoutError(f"dtype must be F32 or F64, got {dtype!r}")
     modules, state = [], {}
     for index, layer in enumerate(network.layers):
-        kind = type(layer).__name__
-        if kind not in TO_TORCH:
-            raise LayoutError(f"layer {index} ({layer!r}) has no PyTorch form here; exportable layers: "
-                              f"{', '.join(sorted(TO_TORCH))}")
-        module, tensors = TO_TORCH[kind](layer, dtype)
+        module, tensors = layer_module(layer, f"layer {index}", dtype)
         modules.append(module)
         state.update({f"{index}.{name}": tensor for name, tensor in tensors.items()})
     return modules, state
@@ -457,3 +462,7 @@ def from_torch(modules, state, source="weights"):
         raise LayoutError(f"{source}: tensor {unused[0]!r} belongs to no module of the architecture "
                           f"({len(modules)} modules, indices 0-{len(modules) - 1})")
     return layers
+
+
+# the Transformer's layers add themselves to TO_TORCH and FROM_TORCH (imported last: it uses this module)
+from app import torch_transformer  # noqa: E402,F401

@@ -42,7 +42,29 @@ def _module_line(module):
         return f"{name}Rows({_size(module['kernel_size'])}, stride={_size(module['stride'])}, {shape})"
     if name == "GlobalAvgPool":
         return f"GlobalAvgPool(channels={module['input_shape'][0]})"
+    if name == "PositionEmbedding":
+        return f"PositionEmbedding({module['context_length']}, {module['embedding_dim']})"
+    if name in ("LayerNorm", "RMSNorm"):
+        options = "" if module["elementwise_affine"] else ", elementwise_affine=False"
+        if name == "LayerNorm" and module["elementwise_affine"] and not module["bias"]:
+            options += ", bias=False"
+        return f"{name}Rows({module['normalized_shape']}, eps={module['eps']!r}{options})"
+    if name == "MultiheadAttention":
+        options = ("" if module["bias"] else ", bias=False") + (", causal=True" if module["causal"] else "")
+        return f"SelfAttentionRows({module['embed_dim']}, {module['num_heads']}{options})"
+    if name == "Residual":  # its inner modules one per line, indented under it
+        inner = "".join(f"\n    {_module_line(layer)}," for layer in module["layers"]).replace("\n", "\n        ")
+        return f"Residual({inner}\n        )"
     return f"nn.{name}()"
+
+
+def _module_names(modules):
+    """The names of `modules` and of every module inside a Residual among them."""
+    names = set()
+    for module in modules:
+        names.add(module["module"])
+        names |= _module_names(module.get("layers", []))
+    return names
 
 
 def _size(value):
@@ -106,6 +128,55 @@ def on_rows(module):
 
     Rows.__name__ = module.__name__ + "Rows"
     return Rows
+''',
+    "PositionEmbedding": '''
+
+class PositionEmbedding(nn.Embedding):
+    """x + weight[t] at every step t < T, as the framework's layer: rows (n, T * D) -> (n, T * D)."""
+
+    def forward(self, x):
+        return x + self.weight[:x.shape[1] // self.embedding_dim].reshape(1, -1)
+''',
+    "norms": '''
+
+def per_step(norm):
+    """nn.LayerNorm or nn.RMSNorm over each step's D values, on rows of T * D values (n, T * D)."""
+
+    class Rows(norm):
+        def forward(self, x):
+            return super().forward(x.reshape(x.shape[0], -1, self.normalized_shape[0])).flatten(1)
+
+    Rows.__name__ = norm.__name__ + "Rows"
+    return Rows
+''',
+    "MultiheadAttention": '''
+
+class SelfAttentionRows(nn.MultiheadAttention):
+    """nn.MultiheadAttention with query = key = value = x, on rows of T * D values (n, T * D);
+    causal=True hides later steps from each step (attn_mask: the upper triangle, True = hidden)."""
+
+    def __init__(self, embed_dim, num_heads, bias=True, causal=False):
+        super().__init__(embed_dim, num_heads, bias=bias, batch_first=True)
+        self.causal = causal
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], -1, self.embed_dim)
+        steps = x.shape[1]
+        mask = torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1) if self.causal else None
+        output, _ = super().forward(x, x, x, attn_mask=mask, need_weights=False)
+        return output.flatten(1)
+''',
+    "Residual": '''
+
+class Residual(nn.Module):
+    """x + layers(x): the inner modules run one after the other, and their output is added to x."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.layers(x)
 ''',
     "GlobalAvgPool": '''
 
@@ -219,13 +290,14 @@ def torch_script(modules, steps, task, weights_name, model_name, script_name, dt
     applying the prediction head `steps` (export.output_steps)."""
     lines = []
     for index, module in enumerate(modules):
-        lines.append(f"        {_module_line(module) + ',':<64}# {index}")
+        first, newline, rest = (_module_line(module) + ",").partition("\n")  # a Residual takes several lines
+        lines.append(f"        {first:<64}# {index}{newline}{rest}")
     head = "".join("\n        " + _HEAD[step] for step in steps)
     what = ("each class's probability, (batch, classes)" if task == "classification" else
             "the predicted values, (batch, targets)" if task == "regression" else "the network's output")
     module_name = script_name[:-3] if script_name.endswith(".py") else script_name
-    names = {module["module"] for module in modules}
-    pieces = [_WRAPPERS[name] for name in ("Embedding", "PositionwiseLinear") if name in names]
+    names = _module_names(modules)
+    pieces = [_WRAPPERS[name] for name in ("Embedding", "PositionEmbedding", "PositionwiseLinear") if name in names]
     cells = [name for name in ("RNN", "LSTM", "GRU") if name in names]
     if cells:
         pieces += [_WRAPPERS["recurrent"], "".join(f"{name}Rows = rows_of(nn.{name})\n" for name in cells)]
@@ -234,6 +306,10 @@ def torch_script(modules, steps, task, weights_name, model_name, script_name, dt
         pieces += [_WRAPPERS["on_rows"], "".join(f"{name}Rows = on_rows(nn.{name})\n" for name in reshaped)]
     if "GlobalAvgPool" in names:
         pieces.append(_WRAPPERS["GlobalAvgPool"])
+    norms = [name for name in ("LayerNorm", "RMSNorm") if name in names]
+    if norms:
+        pieces += [_WRAPPERS["norms"], "".join(f"{name}Rows = per_step(nn.{name})\n" for name in norms)]
+    pieces += [_WRAPPERS[name] for name in ("MultiheadAttention", "Residual") if name in names]
     wrappers = "".join("\n\n\n" + piece.strip("\n") for piece in pieces)  # two blank lines between definitions
     # a model trained by `python main.py` knows its feature columns, so the script can read a CSV file
     command_line = "" if task is None else _COMMAND_LINE.format(

@@ -20,6 +20,9 @@ from network import Network  # noqa: E402
 from pooling import AvgPool1D, AvgPool2D, Flatten, GlobalAvgPool1D, GlobalAvgPool2D, MaxPool1D, MaxPool2D  # noqa: E402
 from recurrent import GRU, LSTM, RNN  # noqa: E402
 from sequence import Embedding, PositionwiseDense  # noqa: E402
+from attention import MultiHeadSelfAttention  # noqa: E402
+from normalization import LayerNorm, RMSNorm  # noqa: E402
+from transformer import PositionEmbedding, Residual, transformer_block  # noqa: E402
 
 
 def _random(rng, n_rows, n_cols, scale=0.7):
@@ -89,6 +92,8 @@ def network(kind, seed=0):
         return Network(_image_layers(kind, rng), metadata), rows
     if kind in SEQUENCE_KINDS:  # models built in Python (as the names demo builds them): no pipeline metadata
         return Network(_sequence_layers(kind, rng)), _sequence_rows(kind, rng)
+    if kind in TRANSFORMER_KINDS:
+        return Network(_transformer_layers(kind, rng)), _transformer_rows(kind, rng)
     raise ValueError(kind)
 
 
@@ -140,9 +145,33 @@ def _sequence_rows(kind, rng):
     return Matrix([[float(rng.randrange(27)) for _ in range(steps)] for _ in range(100)])
 
 
+def _transformer_layers(kind, rng):
+    if kind == "gpt":  # the names demo's transformer, small: causal attention with biases, LayerNorm
+        layers = [Embedding(27, 8, rng=rng), PositionEmbedding(6, 8, rng=rng),
+                  *transformer_block(8, 2, 12, causal=True, rng=rng), LayerNorm(8), PositionwiseDense(8, 27, rng=rng)]
+    elif kind == "encoder":  # on rows of 4 steps of 6 numbers (the context is 5): every option turned
+        layers = [PositionEmbedding(5, 6, rng=rng), Residual([RMSNorm(6), MultiHeadSelfAttention(6, 3, bias=False, rng=rng)]),
+                  LayerNorm(6, eps=1e-3, bias=False),
+                  Residual([RMSNorm(6, elementwise_affine=False), PositionwiseDense(6, 6, rng=rng), Tanh()]),
+                  LayerNorm(6, elementwise_affine=False), PositionwiseDense(6, 2, rng=rng)]
+    else:
+        raise ValueError(kind)
+    net = Network(layers)
+    for param in net.parameters():  # norm scales of 1 and zero biases would hide a swapped layout
+        param.value = param.value.map(lambda v: v + rng.gauss(0.0, 0.3))
+    return net.layers
+
+
+def _transformer_rows(kind, rng):
+    if kind == "gpt":
+        return Matrix([[float(rng.randrange(27)) for _ in range(5)] for _ in range(100)])
+    return Matrix([[rng.gauss(0, 1) for _ in range(4 * 6)] for _ in range(100)])
+
+
 KINDS = ("every_layer", "logits", "binary", "regression", "digits")
 SEQUENCE_KINDS = ("names_mlp", "lstm", "gru", "rnn")
 IMAGE_KINDS = ("cnn", "cnn_global", "conv1d")
+TRANSFORMER_KINDS = ("gpt", "encoder")  # PyTorch only: the ONNX export does not take them
 
 
 def predictions(net, raw_rows):

@@ -171,9 +171,57 @@ class TorchLayoutTest(unittest.TestCase):
             to_torch(net)
 
 
+    def test_transformer_tensors_are_multihead_attentions_and_nest_in_residuals(self):
+        net, _ = export_models.network("gpt")  # Embedding, PositionEmbedding, 2 Residuals, LayerNorm, head
+        modules, state = to_torch(net, "F64")
+        self.assertEqual(list(state), [
+            "0.weight", "1.weight",
+            "2.layers.0.weight", "2.layers.0.bias", "2.layers.1.in_proj_weight", "2.layers.1.in_proj_bias",
+            "2.layers.1.out_proj.weight", "2.layers.1.out_proj.bias",
+            "3.layers.0.weight", "3.layers.0.bias", "3.layers.1.weight", "3.layers.1.bias",
+            "3.layers.3.weight", "3.layers.3.bias", "4.weight", "4.bias", "5.weight", "5.bias"])
+        self.assertEqual(modules[2], {"module": "Residual", "layers": [
+            {"module": "LayerNorm", "normalized_shape": 8, "eps": 1e-5, "elementwise_affine": True, "bias": True},
+            {"module": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "bias": True, "causal": True}]})
+        self.assertEqual(modules[1], {"module": "PositionEmbedding", "context_length": 6, "embedding_dim": 8})
+        attention = net.layers[2].layers[1]  # in_proj_weight (D, 3D) here, (3D, D) in torch
+        weight = state["2.layers.1.in_proj_weight"]
+        self.assertEqual(weight.shape, (24, 8))
+        for r in range(24):
+            for d in range(8):
+                self.assertEqual(weight.values[r * 8 + d], attention.in_proj_weight.value.rows[d][r])
+        self.assertEqual(state["2.layers.1.out_proj.weight"].values[3 * 8 + 5], attention.out_proj_weight.value.rows[5][3])
+        self.assertEqual(state["1.weight"].values[8 * 4 + 7], net.layers[1].weight.value.rows[4][7])
+        self.assertEqual(state["4.weight"].values, net.layers[4].weight.value.rows[0])
+        modules, state = to_torch(export_models.network("encoder")[0], "F64")
+        self.assertEqual(modules[1]["layers"][0], {"module": "RMSNorm", "normalized_shape": 6, "eps": 1e-5,
+                                                   "elementwise_affine": True})
+        self.assertEqual(modules[1]["layers"][1]["bias"], False)
+        self.assertNotIn("1.layers.1.in_proj_bias", state)
+        self.assertNotIn("2.bias", state)  # LayerNorm(bias=False)
+        self.assertEqual(modules[3]["layers"][0]["elementwise_affine"], False)
+
+    def test_a_layer_inside_a_residual_without_a_torch_form_is_named(self):
+        class Mystery(Layer):
+            def forward(self, x, training=False):
+                return x
+
+        net, _ = export_models.network("gpt")
+        net.layers[3].layers.insert(2, Mystery())
+        with self.assertRaisesRegex(LayoutError, r"layer 2 of Residual\(5 layers\) \(Mystery\(\)\) has no PyTorch"):
+            to_torch(net)
+
+    def test_a_transformer_has_no_onnx_form_yet_and_says_so(self):
+        net, _ = export_models.network("gpt")
+        with self.assertRaisesRegex(export.ExportError, r"layer 1 \(PositionEmbedding\(6, 8\), torch "
+                                                        r"PositionEmbedding\) has no ONNX form here"):
+            export.export_files(net, "onnx", "x.onnx")
+
+
 class RoundTripTest(TemporaryFolderTest):
     def test_float64_export_then_import_is_bit_identical(self):
-        for kind in export_models.KINDS + export_models.SEQUENCE_KINDS + export_models.IMAGE_KINDS:
+        for kind in (export_models.KINDS + export_models.SEQUENCE_KINDS + export_models.IMAGE_KINDS +
+                     export_models.TRANSFORMER_KINDS):
             with self.subTest(kind=kind):
                 net, rows = export_models.network(kind)
                 path = self.path(kind + ".safetensors")
@@ -324,6 +372,26 @@ class ImportTest(TemporaryFolderTest):
         self.assertImportRefused(tensors, {"modules": layers, "class_names": ["a", "a"]},
                                  "class_names must be a list of at least 2 different")
 
+    def test_transformer_mismatches_are_one_line_too(self):
+        net, _ = export_models.network("gpt")
+        modules, tensors = to_torch(net, "F64")
+        self.assertImportRefused(tensors, modules[:2] + [{"module": "Residual"}] + modules[3:],
+                                 r"module 2: Residual needs \"layers\", a non-empty list of modules")
+        no_heads = dict(modules[2], layers=[modules[2]["layers"][0], {"module": "MultiheadAttention"}])
+        self.assertImportRefused(tensors, modules[:2] + [no_heads] + modules[3:],
+                                 r"module 2, inner module 1: MultiheadAttention needs num_heads")
+        three_heads = dict(modules[2], layers=[modules[2]["layers"][0], dict(modules[2]["layers"][1], num_heads=3)])
+        self.assertImportRefused(tensors, modules[:2] + [three_heads] + modules[3:],
+                                 r"inner module 1: MultiHeadSelfAttention embed_dim \(8\) must be divisible by "
+                                 r"num_heads \(3\)")
+        missing = {k: v for k, v in tensors.items() if k != "3.layers.3.bias"}
+        self.assertImportRefused(missing, modules, r"needs tensor '3.layers.3.bias'")
+        self.assertImportRefused(tensors, modules[:2] + [dict(modules[2], layers=[{"module": "GELU"}])] + modules[3:],
+                                 r"module 2, inner module 0: unknown module 'GELU'")
+        norm = dict(modules[-2], normalized_shape=6)
+        self.assertImportRefused(tensors, modules[:-2] + [norm, modules[-1]],
+                                 r"module 4: the architecture says normalized_shape 6, but weight has shape \[8\]")
+
     def test_a_malformed_weights_file_is_one_line(self):
         with open(self.path("w.safetensors"), "wb") as f:
             f.write(struct.pack("<Q", 10 ** 6) + b"{}")
@@ -414,7 +482,8 @@ class PyTorchTest(TemporaryFolderTest):
     TOLERANCE = {"float32": 1e-6, "float64": 1e-12}
 
     def test_model_torch_predicts_what_predict_does(self):
-        for kind in export_models.KINDS + export_models.SEQUENCE_KINDS + export_models.IMAGE_KINDS:
+        for kind in (export_models.KINDS + export_models.SEQUENCE_KINDS + export_models.IMAGE_KINDS +
+                     export_models.TRANSFORMER_KINDS):
             net, rows = export_models.network(kind)
             expected = export_models.predictions(net, rows)
             for dtype in ("float32", "float64"):
@@ -427,7 +496,8 @@ class PyTorchTest(TemporaryFolderTest):
                     self.assertEqual(next(model.parameters()).dtype, torch_dtype)
                     got = script.predict(model, stats, torch.tensor(rows.rows, dtype=torch_dtype)).tolist()
                     # regression values (hundreds) and sequence logits: relative to the largest value
-                    relative = kind == "regression" or kind in export_models.SEQUENCE_KINDS
+                    relative = kind == "regression" or kind in (export_models.SEQUENCE_KINDS +
+                                                                 export_models.TRANSFORMER_KINDS)
                     difference = export_models.max_difference(got, expected, relative=relative)
                     self.assertLess(difference, self.TOLERANCE[dtype])
 
