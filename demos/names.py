@@ -252,7 +252,7 @@ register_model("gru", "sequence", _recurrent_builder(GRU), "GRU",
                weight_decay=0.0)
 register_model("transformer", "sequence", build_transformer,
                "GPT-style Transformer: pre-norm blocks of causal self-attention and a ReLU MLP",
-               context=16, embedding=32, heads=4, hidden=128, layers=2, steps=1200, batch_size=32, lr=0.008,
+               context=16, embedding=32, heads=4, hidden=128, layers=2, steps=3000, batch_size=32, lr=0.008,
                schedule="linear", weight_decay=0.01)
 register_model("tiny-gpt", "sequence", build_tiny_gpt,
                "the dependency-free scalar-autograd GPT's exact model and training, from this framework's layers",
