@@ -40,6 +40,8 @@ _chain = chain.from_iterable
 if hasattr(math, "sumprod"):  # Python 3.12+: one C loop per dot product, no float object per term
     _sumprod = math.sumprod
 
+    _dot = _sumprod
+
     def _dots(rows, vector):
         """[dot(row, vector) for row in rows]."""
         return [_sumprod(row, vector) for row in rows]
@@ -49,6 +51,9 @@ if hasattr(math, "sumprod"):  # Python 3.12+: one C loop per dot product, no flo
     _PICK_SHARE = 0.3
     _SCALED_COLUMNS_MAX = 0  # sumprod's dot products are always the faster convolution
 else:
+    def _dot(row, vector):
+        return sum(map(_mul, row, vector))
+
     def _dots(rows, vector):
         """[dot(row, vector) for row in rows], each by sum(map(mul, ...))."""
         return [sum(map(_mul, row, vector)) for row in rows]
@@ -168,12 +173,22 @@ def weight_gradient(columns_per_image, grad_rows, positions):
     return _weight_gradient_builtins(columns_per_image, grad_rows, positions)
 
 
+def _sparse(column, span, pick_limit):
+    """(getter of the column's nonzero positions, its nonzero values), or None when they are too
+    many (or fewer than two) for picking to pay."""
+    kept = list(compress(span, column))
+    if not 2 <= len(kept) <= pick_limit:
+        return None
+    return _itemgetter(*kept), list(filter(None, column))
+
+
 def _weight_gradient_builtins(columns_per_image, grad_rows, positions):
     n_weights, n_out = len(columns_per_image[0]), len(grad_rows[0]) // positions
     span = range(positions)
     pick_limit = positions * _PICK_SHARE
     totals = [None] * n_out  # totals[o][k], summed image after image
     for columns, grad in zip(columns_per_image, grad_rows):
+        sparse_columns = None  # built for the first dense channel of dY, if any
         for o in range(n_out):
             channel = grad[o * positions:(o + 1) * positions]
             kept = list(compress(span, channel))  # the positions where dY is not zero
@@ -184,8 +199,11 @@ def _weight_gradient_builtins(columns_per_image, grad_rows, positions):
                 dots = [column[t] * value for column in columns]
             elif len(kept) <= pick_limit:
                 dots = _dots(map(_itemgetter(*kept), columns), list(filter(None, channel)))
-            else:
-                dots = _dots(columns, channel)
+            else:  # a dense dY: pick the nonzero entries of each column instead, where they are few
+                if sparse_columns is None:
+                    sparse_columns = [_sparse(column, span, pick_limit) for column in columns]
+                dots = [_dot(column, channel) if picked is None else _dot(picked[0](channel), picked[1])
+                        for column, picked in zip(columns, sparse_columns)]
             totals[o] = dots if totals[o] is None else list(map(_add, totals[o], dots))
     zeros = [0.0] * n_weights
     return [list(row) for row in zip(*[zeros if t is None else t for t in totals])]

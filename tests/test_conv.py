@@ -168,12 +168,14 @@ class Conv2DTest(unittest.TestCase):
             rows[0][positions + positions // 2] = 0.75
         return Matrix(rows)
 
-    def check_against_the_nested_loops(self, seed, sparse):
+    def check_against_the_nested_loops(self, seed, sparse, zero_inputs=False):
         rng = random.Random(seed)
         for C, H, W, O, kernel, stride, padding in CASES:
             with self.subTest(case=(C, H, W, O, kernel, stride, padding), sparse=sparse, kernels=matrix.KERNEL):
                 layer = random_conv(rng, C, O, kernel, stride, padding, H, W)
                 x = random_matrix(rng, 3, C * H * W)
+                if zero_inputs:  # ReLU outputs: about 70% exact zeros
+                    x = Matrix([[v if rng.random() < 0.3 else 0.0 for v in row] for row in x.rows])
                 args = (C, H, W, O, pair(kernel), pair(stride), pair(padding))
                 y = layer.forward(x)
                 assert_rows_close(self, y, reference_conv2d(x.rows, layer.weight.value.rows,
@@ -190,6 +192,10 @@ class Conv2DTest(unittest.TestCase):
         # conv_kernels.weight_gradient leaves out the positions where dY is zero
         self.check_against_the_nested_loops(5, sparse=True)
 
+    def test_a_dense_gradient_over_mostly_zero_inputs_equals_the_nested_loops(self):
+        # with dY dense, weight_gradient picks the nonzero entries of the columns instead
+        self.check_against_the_nested_loops(8, sparse=False, zero_inputs=True)
+
     def test_the_other_kernel_set_equals_the_nested_loops(self):
         # the loops PyPy runs ("loops") on CPython, and CPython's ("builtins") on PyPy
         other = "builtins" if matrix.KERNEL == "loops" else "loops"
@@ -197,6 +203,7 @@ class Conv2DTest(unittest.TestCase):
         self.addCleanup(matrix.use_kernels, previous)
         self.check_against_the_nested_loops(6, sparse=False)
         self.check_against_the_nested_loops(7, sparse=True)
+        self.check_against_the_nested_loops(9, sparse=False, zero_inputs=True)
 
     def test_output_sizes_round_down(self):
         # (7 + 2 - 3) // 2 + 1 = 4, (6 + 2 - 3) // 2 + 1 = 3 (PyTorch's floor)
