@@ -13,8 +13,10 @@ in, on one image at a time (a flat list of C*H*W values, or its im2col columns):
 The set follows matrix.KERNEL ("builtins" on CPython, "loops" on PyPy, or whichever set
 matrix.use_kernels chose), for the reasons matrix_kernels.py gives: CPython runs a loop inside a C
 builtin about fifty times faster than as bytecode, while PyPy compiles plain loops and cannot see
-through builtins. Both give the same numbers (the same bits before Python 3.12, whose sum() and
-math.sumprod round better); tests/test_conv.py runs both against the slow nested loops.
+through builtins. Both add the same terms: convolve, weight_gradient and max_pool in the same order
+(the same bits before Python 3.12, whose sum() and math.sumprod round better), input_gradient in
+another (the convolution of dY against col2im entry by entry), so equal to rounding;
+tests/test_conv.py and tests/test_pooling.py run both sets against the slow nested loops.
 
 Why these shapes, measured on the Fashion-MNIST CNN (`python bench/run.py --conv`):
   * a convolution's gradient dY comes back through a max pool and a ReLU, so most of it (85-90%
