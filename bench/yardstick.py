@@ -246,14 +246,14 @@ def gpt_workload(steps):
 # ---------------------------------------------------------------- workloads with workers
 
 class _StepTimes(Callback):
-    def __init__(self):
-        self.marks = []
+    def __init__(self, clock=time.perf_counter):
+        self.marks, self.clock = [], clock
 
     def on_epoch_begin(self, run):
-        self.marks.append(time.perf_counter())
+        self.marks.append(self.clock())
 
     def on_batch_end(self, run):
-        self.marks.append(time.perf_counter())
+        self.marks.append(self.clock())
 
     def steps(self):
         return [b - a for a, b in zip(self.marks[1:], self.marks[2:])]  # the first step left out
@@ -265,14 +265,15 @@ def fashion_slice(rows):
     return data.subset(range(rows))
 
 
-def fit_steps(model, data, batch, workers):
-    """Wall seconds of each step (after the first) of one epoch over `data` with `workers` processes."""
+def fit_steps(model, data, batch, workers, clock=time.perf_counter):
+    """Seconds (wall, or `clock`) of each step after the first of one epoch over `data` with
+    `workers` processes."""
     from demos import fashion_mnist
     from losses import CrossEntropy
     from optimizers import Adam
     from parallel import DataParallel
     network = fashion_mnist.MODELS[model](random.Random(0))
-    timer = _StepTimes()
+    timer = _StepTimes(clock)
     trainer = network if workers == 1 else DataParallel(network, workers, seed=0)
     trainer.fit(data, data.targets, CrossEntropy(), Adam(network.parameters(), lr=0.001), epochs=1,
                 batch_size=batch, shuffle=False, callbacks=[timer])
@@ -283,6 +284,8 @@ def workers_rows(bench, model, label, batch, steps):
     data = fashion_slice(batch * (steps + 1))
     one_batch = fashion_slice(batch)
     macs = count_macs(lambda: fit_steps(model, one_batch, batch, 1))
+    cpu = statistics.median(fit_steps(model, data, batch, 1, time.process_time))
+    bench.row(f"{label}, one process", macs / batch, batch / cpu, 1, note="CPU time")
     times = {1: [], 2: []}
     loads = [os.getloadavg()[0]]
     for round_number in range(bench.rounds):
