@@ -5,7 +5,7 @@
 
 Each workload runs in a fresh process, whose high-water mark of resident memory (VmHWM, or
 ru_maxrss where there is no /proc) is its peak:
-  * digits: one epoch of configs/digits.json's network (bench/run.py --memory-child, as in
+  * digits: one epoch of configs/digits.json's network (bench/digits_fit.py, as in
     bench/RESULTS.md), the figure the compact-data work must not raise (< 34 MB);
   * Fashion-MNIST: all 60,000 training and 10,000 test images read into idx.ByteImages, then
     Network.fit on the whole training set with the demo's MLP (784-256-128-100-10, batches of 64)
@@ -93,10 +93,10 @@ def fashion_peak(folder):
 
 
 def digits_child():
-    """Run in a fresh process (bench/run.py --memory-child): one digits epoch; print the peak of max RSS
+    """Run in a fresh process (bench/memory.py --digits-child): one digits epoch; print the peak of max RSS
     and of tracemalloc, as JSON."""
+    from digits_fit import fit_digits, load_digits
     from matrix import Matrix
-    from run import fit_digits, load_digits
     X_rows, Y_rows = load_digits()
     X, Y = Matrix(X_rows), Matrix(Y_rows)
     fit_digits(X, Y)
@@ -115,7 +115,7 @@ def digits_child():
 
 def memory_rows(bench):
     """bench/run.py's rows: the digits epoch's peak memory, and Fashion-MNIST's when the full set is found."""
-    output = subprocess.run([sys.executable, os.path.join(HERE, "run.py"), "--memory-child"],
+    output = subprocess.run([sys.executable, os.path.abspath(__file__), "--digits-child"],
                             capture_output=True, text=True, check=True).stdout
     result = json.loads(output.strip().splitlines()[-1])
     mb = 1024.0 * 1024.0
@@ -153,14 +153,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", metavar="DIR", help="the folder of the four Fashion-MNIST .gz files")
     parser.add_argument("--fashion-child", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--digits-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.digits_child:
+        digits_child()
+        return 0
     if args.fashion_child:
         fashion_child(args.fashion_child)
         return 0
     from demos.fashion_mnist import DATA_DIR, DEBIAN_DIR
     mb = 1024.0 * 1024.0
     print(f"{sys.implementation.name} {sys.version.split()[0]}")
-    digits = child_result([os.path.join(HERE, "run.py"), "--memory-child"])
+    digits = child_result([os.path.abspath(__file__), "--digits-child"])
     if digits["max_rss"] is not None:
         rss = digits["max_rss"] / mb
         print(f"digits epoch: peak RSS {rss:.1f} MB (target < {TARGETS_MB['digits']:.0f} MB: "

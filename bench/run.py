@@ -52,15 +52,14 @@ import autograd_speed  # noqa: E402
 import conv_bench  # noqa: E402
 import fashion_speed  # noqa: E402
 import fused_mlp  # noqa: E402
+from digits_fit import N_TRAIN, digits_network, fit_digits, load_digits  # noqa: E402,F401 (others import them from here)
 import harness  # noqa: E402
 import kernels  # noqa: E402
 import memory  # noqa: E402
 import yardstick  # noqa: E402
-from activations import ReLU, Softmax, softmax_rows  # noqa: E402
-from layers import Dense  # noqa: E402
+from activations import ReLU, softmax_rows  # noqa: E402
 from losses import CrossEntropy  # noqa: E402
 from matrix import Matrix  # noqa: E402
-from network import Network  # noqa: E402
 from optimizers import Adam  # noqa: E402
 
 numpy = None  # imported by main() if installed: one reference column, never a dependency
@@ -82,8 +81,6 @@ def import_numpy():
     numpy = module
     return numpy
 
-DIGITS_PATH = os.path.join(ROOT, "data", "digits.csv")
-N_TRAIN = 1437  # the first 80% of the 1,797 digits, as bench/fused_mlp.py uses
 TARGETS = {"matmul_vs_best": 1.10, "matmul_vs_naive_128": 1.8, "fit_vs_fused": 1.15}  # memory: bench/memory.py
 
 
@@ -230,27 +227,6 @@ def elementwise_rows(bench):
 
 
 # ---------------------------------------------------------------- training epochs
-
-def load_digits():
-    """(X, Y one-hot) of the digits training rows as lists, pixels scaled to [0, 1] (about half exact zeros)."""
-    X, labels = fused_mlp.load_digits(DIGITS_PATH)
-    X, labels = X[:N_TRAIN], labels[:N_TRAIN]
-    return X, [[1.0 if j == label else 0.0 for j in range(10)] for label in labels]
-
-
-def digits_network(rng, hidden=64):
-    """64 -> hidden ReLU -> 10 softmax, He-initialized from rng exactly as fused_mlp.train_epochs does."""
-    return Network([Dense(64, hidden, init="he", rng=rng), ReLU(), Dense(hidden, 10, init="he", rng=rng), Softmax()])
-
-
-def fit_digits(X, Y, hidden=64, epochs=1, seed=0):
-    """Network.fit on the digits as fused_mlp.train_epochs trains them: same seed, init, order, Adam."""
-    rng = random.Random(seed)
-    network = digits_network(rng, hidden)
-    optimizer = Adam(network.parameters(), lr=0.001)
-    network.fit(X, Y, CrossEntropy(), optimizer, epochs=epochs, batch_size=32, rng=rng)
-    return network
-
 
 def same_training(X_rows, Y_rows, X, Y):
     """Largest difference between the weights after one epoch of Network.fit and of the fused loop."""
@@ -430,11 +406,7 @@ def main(argv=None):
     parser.add_argument("--fashion", action="store_true", help="only the Fashion-MNIST training rows")
     parser.add_argument("--output", default=None,
                         help="where to write the table (default bench/RESULTS.md; --quick writes nothing)")
-    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.memory_child:
-        memory.digits_child()
-        return 0
     import_numpy()
     if args.yardstick:
         return yardstick.main(["--quick"] if args.quick else [])
