@@ -4,7 +4,7 @@
     python bench/yardstick.py --quick    # fewer steps and rounds, nothing written
     python bench/yardstick.py --profile gru|gpt|mlp   # cProfile of a few training steps, top functions
     python bench/yardstick.py --amdahl   # per step, forward + backward against Adam's step: the workers' bound
-    python bench/yardstick.py --scaling  # epoch time with 1 and 2 workers as rows and width grow (2-3 minutes)
+    python bench/yardstick.py --scaling  # epoch time with 1 and 2 workers as rows and width grow (--quick: fewer rows)
     python bench/run.py --yardstick      # the same table
     pypy3 bench/yardstick.py             # PyPy's own section
 
@@ -360,11 +360,11 @@ def epoch_seconds(hidden, data, workers, batch=64):
     return time.perf_counter() - started
 
 
-def scaling(rounds):
-    """Markdown: epoch time (wall) with 1 and 2 workers as rows grow and as the hidden width grows."""
-    cases = [("rows", n, (256, 128, 100)) for n in (384, 768, 1536)] + \
-            [("width", 768, (h,)) for h in (64, 128, 256)]
-    slices = {n: fashion_slice(n) for n in (384, 768, 1536)}
+def scaling(rounds, sizes=(384, 768, 1536)):
+    """Markdown: epoch time (wall) with 1 and 2 workers as rows grow (`sizes`) and as the hidden
+    width grows (on sizes[1] rows)."""
+    cases = [("rows", n, (256, 128, 100)) for n in sizes] + [("width", sizes[1], (h,)) for h in (64, 128, 256)]
+    slices = {n: fashion_slice(n) for n in sizes}
     times = {(case, workers): [] for case in cases for workers in (1, 2)}
     loads = [os.getloadavg()[0]]
     for round_number in range(rounds):
@@ -501,7 +501,7 @@ def main(argv=None):
         print(amdahl())
         return 0
     if args.scaling:
-        print(scaling(2 if args.quick else 3))
+        print(scaling(2, (192, 384, 768)) if args.quick else scaling(3))
         return 0
     if args.profile:
         print(profile(args.profile))
