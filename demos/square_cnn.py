@@ -25,9 +25,12 @@ Two networks that read shapes left wherever they were drawn (no centring):
 Training (train): every epoch draws new images (training_images), a quarter of them at
 half the model's side, half at its side and a quarter at double it, each brought to the
 model's side by the demo's resizing (2x2 block averages, or each pixel repeated as a 2x2
-block), so that the model has seen what a resized 8x8 or 32x32 picture looks like. No
-image of the held-out family (HELD_OUT_KIND) is ever drawn for training or validation.
-Adam's learning rate falls along a cosine to 0 over the epochs.
+block), so that the model has seen what a resized 8x8 or 32x32 picture looks like. The
+cnn also trains, through the same weights (reading_at), on pictures drawn at double and
+half its side read as they are (native_sizes: a sixth as many at 32x32, a third at 8x8,
+for a 16x16 model), so that it can read them without resizing. No image of the held-out
+family (HELD_OUT_KIND) is ever drawn for training or validation. Adam's learning rate
+falls along a cosine to 0 over the epochs.
 
 Both are saved and loaded by Network like the dense model; the metadata's "architecture"
 and "flattening" say how --predict and --draw prepare an image
@@ -35,6 +38,7 @@ and "flattening" say how --predict and --draw prepare an image
 """
 
 import time
+from contextlib import contextmanager
 
 from activations import ReLU, Softmax
 from app.progress import format_epoch
@@ -53,6 +57,10 @@ HELD_OUT_KIND = "triangle"  # the shape family the convolutional runs never trai
 CHANNELS, HIDDEN = (16, 32, 32), 32  # (8, 16, 16) and 16 reached only 0.87 on the same budget
 # the sides training images are drawn at, as multiples of the model's, and how often
 SOURCE_SCALES = ((0.5, 1), (1, 2), (2, 1))
+# the cnn also reads pictures of these sides as they are, this share of the epoch's images each:
+# without them it never sees a shape larger than its last layer's 18x18 view (32x32 read natively: 0.715)
+NATIVE_SCALES = ((2, 1 / 6), (0.5, 1 / 3))
+PARTS = 4  # slices an epoch alternates between the sides in
 
 
 def build_cnn(image_size, seed_rng, metadata, channels=CHANNELS, hidden=HIDDEN):
@@ -146,27 +154,75 @@ def training_images(n, size, rng, exclude=()):
     return images, labels
 
 
+def native_sizes(size):
+    """[(side, share)]: besides the resized images, the cnn trains on images drawn at these
+    sides and read as they are, `share` times as many as at the model's size per epoch
+    (NATIVE_SCALES, where the generator can draw them and two poolings leave a 2x2 map)."""
+    sides = [(int(size * scale), share) for scale, share in NATIVE_SCALES]
+    return [(side, share) for side, share in sides if side in MODEL_SIZES]
+
+
+@contextmanager
+def reading_at(network, side):
+    """The network itself, its layers rebuilt for side x side pictures (the same Parameters, so
+    training through it trains the network); rebuilt back afterwards. side None: unchanged."""
+    if side is None:
+        yield network
+        return
+    first = network.layers[0]
+    own_shape = first.input_shape
+    first.build((1, side, side))
+    try:
+        yield Network(network.layers, network.metadata)
+    finally:
+        first.build(own_shape)
+        Network(network.layers)
+
+
 def train(network, draw, n_train, epochs, batch_size, lr, data_rng, shuffle_rng, validation=None,
-          verbose=True):
+          native=(), verbose=True):
     """Fit with Adam and cross-entropy on fresh images every epoch; returns (history, seconds, cpu_seconds).
 
-    draw(n, rng) -> (X, Y): n new training rows and their one-hot labels, prepared as the
-    network reads them. Epoch e (from 0) runs at lr * (1 + cos(pi * e / epochs)) / 2
+    draw(n, rng, side=None) -> (X, Y): n new training rows and their one-hot labels, prepared
+    as the network reads them (side None), or drawn at `side` and read natively (row by row).
+    native: [(side, n)], n images of each such side per epoch besides the n_train at the
+    model's: the epoch alternates between the sides in PARTS slices, so that no side's
+    batches all come at its end. Epoch e (from 0) runs at lr * (1 + cos(pi * e / epochs)) / 2
     (CosineAnnealingLR): large steps while the network is far off, small ones at the end.
-    validation: (X, Y) scored after each epoch, or None. seconds is the time on the clock,
-    cpu_seconds the processor time of this process (what other programs do not inflate).
+    validation: (X, Y) at the model's side, scored after each epoch, or None. seconds is the
+    time on the clock, cpu_seconds the processor time of this process.
     """
     optimizer = Adam(network.parameters(), lr=lr)
     schedule = CosineAnnealingLR(optimizer, t_max=epochs)
-    history = {}
+    loss = CrossEntropy()
+    history = {"loss": [], "accuracy": []}
+    if validation is not None:
+        history.update(val_loss=[], val_accuracy=[])
+    history["lr"] = []
+    parts = PARTS if native else 1
     started, cpu_started = time.perf_counter(), time.process_time()
     for epoch in range(1, epochs + 1):
         epoch_started = time.perf_counter()
-        X, Y = draw(n_train, data_rng)
-        result = network.fit(X, Y, CrossEntropy(), optimizer, epochs=1, batch_size=batch_size, shuffle=True,
-                             validation_data=validation, rng=shuffle_rng)
-        for key, values in result.items():
-            history.setdefault(key, []).extend(values)
+        sets = [(None, draw(n_train, data_rng))] + [(side, draw(n, data_rng, side)) for side, n in native]
+        total_loss = correct = count = 0.0
+        for part in range(parts):
+            for side, (X, Y) in sets:
+                rows = list(range(len(X) * part // parts, len(X) * (part + 1) // parts))
+                if not rows:  # fewer images of this side than parts
+                    continue
+                with reading_at(network, side) as reader:
+                    result = reader.fit(X.take(rows), Y.take(rows), loss, optimizer, epochs=1,
+                                        batch_size=batch_size, shuffle=True, rng=shuffle_rng)
+                total_loss += result["loss"][0] * len(rows)
+                correct += result["accuracy"][0] * len(rows)
+                count += len(rows)
+        history["loss"].append(total_loss / count)
+        history["accuracy"].append(correct / count)
+        if validation is not None:
+            scores = network.evaluate(*validation, loss)
+            history["val_loss"].append(scores["loss"])
+            history["val_accuracy"].append(scores["accuracy"])
+        history["lr"].append(optimizer.lr)
         if verbose:
             print(format_epoch(epoch, epochs, history, time.perf_counter() - epoch_started), flush=True)
         schedule.step()

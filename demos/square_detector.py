@@ -355,21 +355,27 @@ def run_convolutional_demo(args):
     print(f"Square detector: a {kind} on {size}x{size} images, shapes left where they were drawn "
           f"(no centring), seed {seed}; training never sees a {held_out}")
     sides = ", ".join(f"{side}x{side}" for side, _ in square_cnn.source_sizes(size))
+    native = [(side, max(1, round(args.train * share))) for side, share in square_cnn.native_sizes(size)] \
+        if kind == "cnn" else []
+    also = "".join(f", and {n} drawn at {side}x{side} read as they are" for side, n in native)
     print(f"Data: {args.train} fresh training images every epoch, drawn at {sides} and brought to "
-          f"{size}x{size}; {n_validation} for validation; {args.test} fresh test images at each size")
+          f"{size}x{size}{also}; {n_validation} for validation; {args.test} fresh test images at each size")
     metadata = {"demo": "square_detector", "image_size": size, "class_names": list(CLASS_NAMES), "seed": seed}
     network = square_cnn.build(kind, size, data_rng(seed, "init"), metadata)
 
-    def draw(n, rng):
-        images, labels = square_cnn.training_images(n, size, rng, exclude=(held_out,))
-        return Matrix(vectors_for(network, images)), one_hot(labels, len(CLASS_NAMES))
+    def draw(n, rng, side=None):
+        if side is None:
+            images, labels = square_cnn.training_images(n, size, rng, exclude=(held_out,))
+            return Matrix(vectors_for(network, images)), one_hot(labels, len(CLASS_NAMES))
+        images, labels, _ = square_cnn.kinds_dataset(n, side, rng, exclude=(held_out,))
+        return Matrix([[v for row in image for v in row] for image in images]), one_hot(labels, len(CLASS_NAMES))
 
     print(network.summary())
     print(f"Training: {args.epochs} epochs, batch size {args.batch_size}, Adam lr {args.lr} falling along a "
           "cosine to 0, cross-entropy")
     _, seconds, cpu_seconds = square_cnn.train(network, draw, args.train, args.epochs, args.batch_size, args.lr,
                                                data_rng(seed, "train"), data_rng(seed, "shuffle"),
-                                               draw(n_validation, data_rng(seed, "validation")))
+                                               draw(n_validation, data_rng(seed, "validation")), native)
     print(f"Trained in {seconds:.1f} s ({cpu_seconds:.1f} s of processor time, on one core)")
     network.save(args.model)
     model = Network.load(args.model)

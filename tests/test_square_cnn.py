@@ -137,6 +137,39 @@ class Training(unittest.TestCase):
             self.assertAlmostEqual(got, want, places=15)
         self.assertEqual(len(history["loss"]), 4)
 
+    def test_reading_at_another_side_trains_the_same_weights_and_comes_back(self):
+        self.assertEqual(square_cnn.native_sizes(16), [(32, 1 / 6), (8, 1 / 3)])
+        self.assertEqual(square_cnn.native_sizes(8), [(16, 1 / 6)])  # 4x4 is not drawn
+        network = square_cnn.build_cnn(16, random.Random(14), METADATA, channels=(2, 2, 2), hidden=2)
+        image = generate_image("outlined_square", 32, random.Random(15))
+        expected = square_cnn.with_image_size(network, 32).predict(Matrix([row(image)])).rows
+        with square_cnn.reading_at(network, 32) as reader:
+            self.assertEqual(reader.shapes[0], (2, 32, 32))
+            self.assertEqual(reader.predict(Matrix([row(image)])).rows, expected)
+            self.assertEqual([id(p) for p in reader.parameters()], [id(p) for p in network.parameters()])
+        self.assertEqual(network.layers[0].input_shape, (1, 16, 16))
+        self.assertEqual(len(network.predict(Matrix([[0.0] * 256])).rows[0]), 2)
+        with self.assertRaises(ValueError):  # rebuilt for 16x16: a 32x32 row no longer fits
+            network.predict(Matrix([row(image)]))
+
+    def test_train_with_native_sides_draws_them_and_steps_through_them(self):
+        network = square_cnn.build_cnn(16, random.Random(16), METADATA, channels=(2, 2, 2), hidden=2)
+        before = [[list(r) for r in p.value.rows] for p in network.parameters()]
+        calls = []
+
+        def draw(n, rng, side=None):
+            calls.append((n, side))
+            width = 256 if side is None else side * side
+            return Matrix([[rng.random() for _ in range(width)] for _ in range(n)]), \
+                one_hot([i % 2 for i in range(n)], 2)
+
+        history, _, _ = square_cnn.train(network, draw, 8, 2, 4, 0.01, random.Random(1), random.Random(2),
+                                         native=[(32, 4), (8, 8)], verbose=False)
+        self.assertEqual(calls, [(8, None), (4, 32), (8, 8)] * 2)
+        self.assertEqual(len(history["loss"]), 2)
+        self.assertNotEqual([p.value.rows for p in network.parameters()], before)
+        self.assertEqual(network.layers[0].input_shape, (1, 16, 16))
+
     def test_a_small_cnn_learns_filled_squares_from_lines_in_a_few_steps(self):
         # the CNN path end to end, in seconds: shapes left anywhere, fresh images every epoch
         rng = random.Random(10)
