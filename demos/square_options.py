@@ -25,8 +25,8 @@ DEFAULTS = {
 }
 QUICK = {
     "dense": {"train": 1000, "epochs": 10, "test": 300, "family": 20},
-    "cnn": {"train": 200, "epochs": 3, "test": 50, "family": 10},
-    "conv1d": {"train": 200, "epochs": 3, "test": 50, "family": 10},
+    "cnn": {"train": 128, "epochs": 3, "test": 50, "family": 10},
+    "conv1d": {"train": 128, "epochs": 3, "test": 50, "family": 10},
 }
 CNN_EPOCHS = DEFAULTS["cnn"]["epochs"]
 

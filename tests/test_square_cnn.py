@@ -256,9 +256,9 @@ class CommandLine(unittest.TestCase):
 
     def test_quick_shrinks_the_budgets_but_an_explicit_number_wins(self):
         args = detector.parse_arguments(["--quick", "--model", "cnn"])
-        self.assertEqual((args.train, args.epochs, args.test, args.family), (200, 3, 50, 10))
+        self.assertEqual((args.train, args.epochs, args.test, args.family), (128, 3, 50, 10))
         args = detector.parse_arguments(["--quick", "--model", "cnn", "--epochs", "7"])
-        self.assertEqual((args.train, args.epochs), (200, 7))
+        self.assertEqual((args.train, args.epochs), (128, 7))
         args = detector.parse_arguments(["--quick"])
         self.assertEqual((args.network, args.train, args.epochs, args.no_compare), ("dense", 1000, 10, True))
         self.assertEqual(detector.parse_arguments([]).no_compare, False)
