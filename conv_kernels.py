@@ -8,7 +8,7 @@ in, on one image at a time (a flat list of C*H*W values, or its im2col columns):
     weight_gradient(columns, grads, P)        dW = sum over images of columns_b @ dY_b.T, zeros of dY skipped
     input_gradient(grads, weight, geometry)   dX = col2im(dZ @ W.T), image by image
     max_pool(image, geometry)                 each window's maximum and the input index of its first maximum
-    unpool(grads, where, size)                dX: each window's gradient sent to its first maximum
+    unpool(grads, where, size, overlapping)   dX: each window's gradient sent to its first maximum
 
 The set follows matrix.KERNEL ("builtins" on CPython, "loops" on PyPy, or whichever set
 matrix.use_kernels chose), for the reasons matrix_kernels.py gives: CPython runs a loop inside a C
@@ -350,6 +350,10 @@ def _max_pool_builtins(image, geometry):
     maxima, first = [], []
     for start in range(0, len(columns), window):
         entries = columns[start:start + window]  # entry t of every window of one channel
+        if window == 1:  # max(x) of one number would be max() of a float: each entry is its own maximum
+            maxima += entries[0]
+            first += [0] * len(entries[0])
+            continue
         largest = list(map(max, *entries))
         maxima += largest
         first += map(tuple.index, zip(*entries), largest)  # index() finds the first maximum

@@ -55,7 +55,8 @@ def reference_pool(x_rows, grad_rows, C, H, W, kernel, stride, mode):
 
 
 # (C, H, W, kernel, stride): non-overlapping, overlapping (stride < kernel), odd sizes cut off by the floor
-CASES = [(2, 4, 4, 2, None), (3, 5, 7, 2, None), (2, 5, 5, 3, 1), (1, 6, 5, (2, 3), (2, 1)), (2, 7, 6, 3, 2)]
+CASES = [(2, 4, 4, 2, None), (3, 5, 7, 2, None), (2, 5, 5, 3, 1), (1, 6, 5, (2, 3), (2, 1)), (2, 7, 6, 3, 2),
+         (2, 3, 3, 1, None)]  # and a one-pixel window, its own maximum
 
 
 def pair(value):
@@ -153,7 +154,7 @@ class Pool2DTest(unittest.TestCase):
 
 
 class Pool1DTest(unittest.TestCase):
-    CASES_1D = [(2, 8, 2, None), (3, 7, 3, 2), (1, 6, 2, 1)]  # C, L, kernel, stride
+    CASES_1D = [(2, 8, 2, None), (3, 7, 3, 2), (1, 6, 2, 1), (2, 5, 1, None)]  # C, L, kernel, stride
 
     def test_gradients_and_loops(self):
         rng = random.Random(3)
