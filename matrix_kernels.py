@@ -235,7 +235,6 @@ def _update_loops(fn, rows, others):
                 a[j] = fn(a[j], *[row[j] for row in rest])
 
 
-
 def _scale_add_loops(rows, alpha, other_rows, beta):
     """rows[i][j] = alpha * rows[i][j] + beta * other_rows[i][j], entry by entry, in place."""
     columns = range(len(rows[0]))

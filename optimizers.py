@@ -8,8 +8,8 @@ Each optimizer keeps per-parameter state (momentum buffers, moment estimates)
 and a step counter t, and follows the update rule PyTorch documents for the
 same hyper-parameters, step for step. Notation below: p a parameter, g its
 gradient, lr the learning rate, lambda the weight decay, t = 1, 2, ... the step.
-Each line of an update is its formula, entry by entry: Matrix.update_ (the
-one in-place operation of matrix.py) replaces the parameter's and the state's
+Each line of an update is its formula, entry by entry: Matrix.update_ (in place,
+like scale_add_ below) replaces the parameter's and the state's
 entries, e.g. v.update_(lambda v, g: beta2 * v + (1 - beta2) * g * g, g); the lines of the form
 a * M + b * B (SGD's step p = p - lr * g, the moving averages) use M.scale_add_(a, B, b), the
 same formula without a Python call per entry (bench/matrix_api.py).

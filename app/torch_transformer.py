@@ -91,11 +91,17 @@ def _position_from(spec, take, where):
     return layer
 
 
+def _flag(spec, key, default, where):
+    """spec[key] when it is true or false (default when absent); anything else is one line."""
+    value = spec.get(key, default)
+    if not isinstance(value, bool):
+        raise LayoutError(f"{where}: {key} must be true or false, got {value!r:.40}")
+    return value
+
+
 def _norm_from(spec, take, where):
     kind = spec["module"]
-    affine = spec.get("elementwise_affine", True)
-    if not isinstance(affine, bool):
-        raise LayoutError(f"{where}: elementwise_affine must be true or false, got {affine!r:.40}")
+    affine = _flag(spec, "elementwise_affine", True, where)
     stated = spec.get("normalized_shape")
     if isinstance(stated, list) and len(stated) == 1:  # torch keeps normalized_shape as a tuple
         stated = stated[0]
@@ -110,7 +116,7 @@ def _norm_from(spec, take, where):
     if kind == "RMSNorm":
         layer = _layer(RMSNorm, where, features, eps, affine)
     else:
-        has_bias = affine and spec.get("bias", True)
+        has_bias = affine and _flag(spec, "bias", True, where)
         bias = take("bias", 1, (features,), optional="bias" not in spec) if has_bias else None
         layer = _layer(LayerNorm, where, features, eps, affine, bias is not None)
         if bias is not None:
@@ -131,13 +137,13 @@ def _attention_from(spec, take, where):
                           f"has shape {list(weight.shape)}")
     if "num_heads" not in spec:
         raise LayoutError(f"{where}: MultiheadAttention needs num_heads in the architecture")
-    bias = spec.get("bias", True)
+    bias = _flag(spec, "bias", True, where)
     in_bias = take("in_proj_bias", 1, (width,), optional="bias" not in spec) if bias else None
     out_weight = take("out_proj.weight", 2, (size, size))
     out_bias = take("out_proj.bias", 1, (size,), optional=in_bias is None) if bias else None
     if (in_bias is None) != (out_bias is None):
         raise LayoutError(f"{where}: in_proj_bias and out_proj.bias must both be there or both be absent")
-    layer = _layer(MultiHeadSelfAttention, where, size, spec["num_heads"], causal=spec.get("causal", False),
+    layer = _layer(MultiHeadSelfAttention, where, size, spec["num_heads"], causal=_flag(spec, "causal", False, where),
                    bias=in_bias is not None, rng=random.Random(0))
     layer.in_proj_weight.value = _matrix(untranspose_flat(weight.values, size, width), where + ".in_proj_weight")
     layer.out_proj_weight.value = _matrix(untranspose_flat(out_weight.values, size, size), where + ".out_proj.weight")

@@ -53,8 +53,8 @@ def learning_rate(settings, step):
     `warmup` steps rising linearly from lr / warmup to lr (none by default), is
 
         constant   1
-        linear     1 - s / S                      falling to 0 on the last step
-        cosine     (1 + cos(pi * s / S)) / 2      (Loshchilov and Hutter, 2017) also to 0
+        linear     1 - s / S                      lr / S on the last step (0 one step after it)
+        cosine     (1 + cos(pi * s / S)) / 2      (Loshchilov and Hutter, 2017), also near 0 at the end
 
     with s = step - warmup and S = steps - warmup, the steps after the warmup."""
     lr, warmup, steps = settings["lr"], settings.get("warmup", 0), settings["steps"]

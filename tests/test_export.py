@@ -310,6 +310,15 @@ class ImportTest(TemporaryFolderTest):
         self.assertIsNone(net.layers[2].bias)
         self.assertIsNotNone(net.layers[0].bias)
 
+    def test_a_flag_that_is_not_true_or_false_is_one_line(self):
+        # "bias": "no" would read as true if taken as it is
+        ones, zeros = Tensor("F64", (3,), [1.0] * 3), Tensor("F64", (3,), [0.0] * 3)
+        torch_style_file(self.path("w.safetensors"), {"0.weight": ones, "0.bias": zeros})
+        for key in ("bias", "elementwise_affine"):
+            arch = self.write_arch({"modules": [{"module": "LayerNorm", "normalized_shape": 3, key: "no"}]})
+            with self.subTest(key=key), self.assertRaisesRegex(LayoutError, f"module 0: {key} must be true or false"):
+                export.import_network(self.path("w.safetensors"), arch)
+
     def test_class_names_make_a_classifier_and_predict_applies_softmax(self):
         _, tensors = self.crafted()
         torch_style_file(self.path("w.safetensors"), tensors)
