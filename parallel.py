@@ -24,7 +24,8 @@ dL/dY go through a pipe (as marshal bytes: numbers and lists only, never pickle)
 multiprocessing.shared_memory as float64 buffers: one weight region written by the main
 process, one gradient region per worker, written only by that worker, and one for their sum,
 which the workers share out (a reduce-scatter): worker k adds up the k-th N-th of the numbers.
-Every copy is one C-level pass per parameter (array("d") into the buffer, array.frombytes out).
+Every copy is one pass per parameter: its rows extended onto one array("d") (a C-level copy
+per row) written into the buffer, and array.frombytes out.
 
 Dropout in worker k draws from its own generator, seeded from (seed, k). The L1/L2 penalty
 gradient is added once (by worker 1's shard only). BatchNorm is refused: its mean and
@@ -118,8 +119,9 @@ class _Layout:
 
     The shared memory holds 2 + N such regions of `size` numbers: the weights (written by the
     main process), one gradient region per worker (written by that worker alone), and the sum
-    of the workers' gradients (each worker adds up its own slice of it). Every copy is one C-level
-    pass per parameter: array("d", ...) into a slice of the float64 view, array.frombytes out of
+    of the workers' gradients (each worker adds up its own slice of it). Every copy is one pass per
+    parameter: its rows extended onto an array("d") (one C-level copy per row) and put into a
+    slice of the float64 view, array.frombytes out of
     the byte view; the numbers become Python floats once, in the list a Matrix's rows are cut from.
     """
 
