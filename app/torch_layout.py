@@ -229,16 +229,32 @@ def _number(value, where, low=None, high=None, positive=False):
     return value
 
 
+def _agree(spec, where, tensor_name, shape, found, layout, stated=None):
+    """Each (name, value) of `found`, read off a tensor's shape, must be what the architecture says
+    of it (when it says anything): else one line naming both."""
+    stated = spec if stated is None else stated
+    for name, value in found:
+        if stated.get(name, value) != value:
+            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but {tensor_name} has shape "
+                              f"{list(shape)} ({layout})")
+
+
+def _flag(spec, key, default, where):
+    """spec[key] when it is true or false (default when absent); anything else is one line."""
+    value = spec.get(key, default)
+    if not isinstance(value, bool):
+        raise LayoutError(f"{where}: {key} must be true or false, got {value!r:.40}")
+    return value
+
+
 def _linear_weights(spec, take, where):
     """(in_features, out_features, W as an (in, out) Matrix, bias (1, out) or None) of a Linear."""
     weight = take("weight", 2)
     out_features, in_features = weight.shape
-    for name, found in (("in_features", in_features), ("out_features", out_features)):
-        if spec.get(name, found) != found:
-            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but weight has shape "
-                              f"{list(weight.shape)} (out_features, in_features)")
+    _agree(spec, where, "weight", weight.shape, (("in_features", in_features), ("out_features", out_features)),
+           "out_features, in_features")
     # without "bias" in the architecture, the file says whether there is one
-    bias = take("bias", 1, (out_features,), optional="bias" not in spec) if spec.get("bias", True) else None
+    bias = take("bias", 1, (out_features,), optional="bias" not in spec) if _flag(spec, "bias", True, where) else None
     weight = _matrix(untranspose_flat(weight.values, in_features, out_features), where + ".weight")
     return in_features, out_features, weight, None if bias is None else _matrix([bias.values], where + ".bias")
 
@@ -255,10 +271,8 @@ def _linear(spec, take, where, cls=Dense):
 def _embedding_table(spec, take, where):
     weight = take("weight", 2)
     count, dim = weight.shape
-    for name, found in (("num_embeddings", count), ("embedding_dim", dim)):
-        if spec.get(name, found) != found:
-            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but weight has shape "
-                              f"{list(weight.shape)} (num_embeddings, embedding_dim)")
+    _agree(spec, where, "weight", weight.shape, (("num_embeddings", count), ("embedding_dim", dim)),
+           "num_embeddings, embedding_dim")
     layer = Embedding(count, dim, rng=random.Random(0))  # a private generator: the weights replace its draws
     layer.weight.value = _matrix([weight.values[k * dim:(k + 1) * dim] for k in range(count)], where + ".weight")
     return layer
@@ -275,10 +289,8 @@ def _recurrent_cell(spec, take, where):
         raise LayoutError(f"{where}: weight_ih_l0 has shape {list(weight_ih.shape)}, but {spec['module']} needs "
                           f"{gates} gate blocks of hidden_size rows")
     hidden_size = width // gates
-    for name, found in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if spec.get(name, found) != found:
-            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but weight_ih_l0 has shape "
-                              f"{list(weight_ih.shape)} ({gates} * hidden_size, input_size)")
+    _agree(spec, where, "weight_ih_l0", weight_ih.shape, (("input_size", input_size), ("hidden_size", hidden_size)),
+           f"{gates} * hidden_size, input_size")
     options = {"return_sequences": spec.get("return_sequences", True), "rng": random.Random(0)}
     if spec["module"] == "RNN":
         options["nonlinearity"] = spec.get("nonlinearity", "tanh")
@@ -310,11 +322,10 @@ def _conv_from(spec, take, where):
     stated = dict(spec)
     if not one_d and isinstance(stated.get("kernel_size"), int):  # 3 means 3 x 3
         stated["kernel_size"] = [stated["kernel_size"]] * 2
-    for name, found in (("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel)):
-        if stated.get(name, found) != found:
-            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but weight has shape "
-                              f"{list(weight.shape)} (out_channels, in_channels, kernel)")
-    bias = take("bias", 1, (out_channels,), optional="bias" not in spec) if spec.get("bias", True) else None
+    _agree(spec, where, "weight", weight.shape,
+           (("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel)),
+           "out_channels, in_channels, kernel", stated)
+    bias = take("bias", 1, (out_channels,), optional="bias" not in spec) if _flag(spec, "bias", True, where) else None
     layer = _layer(Conv1D if one_d else Conv2D, where, in_channels, out_channels, kernel,
                    spec.get("stride", 1), spec.get("padding", 0), spec.get("input_shape"), "zeros", bias is not None)
     receptive = layer.kernel_size[0] * layer.kernel_size[1]

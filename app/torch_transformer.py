@@ -28,7 +28,8 @@ from transformer import PositionEmbedding, Residual
 
 from app import torch_layout
 from app.safetensors_io import Tensor
-from app.torch_layout import LayoutError, _layer, _matrix, _number, _row, transpose_flat, untranspose_flat
+from app.torch_layout import (LayoutError, _agree, _flag, _layer, _matrix, _number, _row, transpose_flat,
+                               untranspose_flat)
 
 
 # ------------------------------------------------------- framework -> torch
@@ -82,21 +83,11 @@ def _residual(layer, dtype):
 def _position_from(spec, take, where):
     weight = take("weight", 2)
     length, dim = weight.shape
-    for name, found in (("context_length", length), ("embedding_dim", dim)):
-        if spec.get(name, found) != found:
-            raise LayoutError(f"{where}: the architecture says {name} {spec[name]!r}, but weight has shape "
-                              f"{list(weight.shape)} (context_length, embedding_dim)")
+    _agree(spec, where, "weight", weight.shape, (("context_length", length), ("embedding_dim", dim)),
+           "context_length, embedding_dim")
     layer = PositionEmbedding(length, dim, rng=random.Random(0))  # the weights replace its draws
     layer.weight.value = _matrix([weight.values[t * dim:(t + 1) * dim] for t in range(length)], where + ".weight")
     return layer
-
-
-def _flag(spec, key, default, where):
-    """spec[key] when it is true or false (default when absent); anything else is one line."""
-    value = spec.get(key, default)
-    if not isinstance(value, bool):
-        raise LayoutError(f"{where}: {key} must be true or false, got {value!r:.40}")
-    return value
 
 
 def _norm_from(spec, take, where):

@@ -310,6 +310,17 @@ class ImportTest(TemporaryFolderTest):
         self.assertIsNone(net.layers[2].bias)
         self.assertIsNotNone(net.layers[0].bias)
 
+    def test_an_architecture_that_contradicts_a_shape_is_one_line(self):
+        _, tensors = self.crafted()
+        torch_style_file(self.path("w.safetensors"), tensors)
+        arch = self.write_arch({"modules": [{"module": "Linear", "in_features": 5}, "ReLU", "Linear"]})
+        with self.assertRaisesRegex(LayoutError, r"module 0: the architecture says in_features 5, but weight has "
+                                                 r"shape \[4, 3\] \(out_features, in_features\)"):
+            export.import_network(self.path("w.safetensors"), arch)
+        arch = self.write_arch({"modules": [{"module": "Linear", "bias": "yes"}, "ReLU", "Linear"]})
+        with self.assertRaisesRegex(LayoutError, "module 0: bias must be true or false, got 'yes'"):
+            export.import_network(self.path("w.safetensors"), arch)
+
     def test_a_flag_that_is_not_true_or_false_is_one_line(self):
         # "bias": "no" would read as true if taken as it is
         ones, zeros = Tensor("F64", (3,), [1.0] * 3), Tensor("F64", (3,), [0.0] * 3)
