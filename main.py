@@ -19,12 +19,12 @@ the program and shows its traceback (exit status 1).
 
 import argparse
 import difflib
-import math
 import sys
 
 from app import explain, explain_graph
 from app import export
 from app import pipeline
+from app.arguments import number, whole_number
 from app.charts import save_svg
 from app.config import check_workers, load_config
 from app.progress import loss_text_chart, training_chart_svg
@@ -69,7 +69,7 @@ def train_parser():
                         help="write a one-file HTML report of the run: curves, weight and gradient histograms, "
                              "gradient norms, confusion matrix, mistakes (default PATH: beside the model, "
                              "MODEL_report.html)")
-    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--workers", type=whole_number(1), default=None, metavar="N",
                         help="share each batch among N worker processes (default: the config's "
                              "training.workers, 1; see docs/performance.md)")
     parser.add_argument("--resume", metavar="CHECKPOINT",
@@ -141,28 +141,6 @@ def _write_report(collector, history, scores, score_lines, summary, config, conf
     print(f"report saved to {path}", file=sys.stderr if collector.error else sys.stdout)
 
 
-def _positive_int(text):
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {quote(text)}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {quote(text)}")
-    return value
-
-
-def _positive_number(text):
-    """argparse type: a finite number > 0 (float() alone takes 'nan', 'inf' and -1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {quote(text)}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {quote(text)}")
-    return value
-
-
 def explain_parser():
     parser = _Parser(
         prog="python main.py explain",
@@ -174,7 +152,7 @@ def explain_parser():
                         help="the hidden layer's activation (default: %(default)s)")
     parser.add_argument("--loss", choices=sorted(explain.LOSSES), default="cross_entropy",
                         help="cross_entropy (softmax outputs) or mse (default: %(default)s)")
-    parser.add_argument("--lr", type=_positive_number, default=0.5, help="the SGD learning rate (default: %(default)s)")
+    parser.add_argument("--lr", type=number(0.0), default=0.5, help="the SGD learning rate (default: %(default)s)")
     parser.add_argument("--autograd", action="store_true",
                         help="the same step as a computation graph: each node's value, then each node's "
                              "gradient in the order backward() visits them (autograd.py)")

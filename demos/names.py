@@ -53,6 +53,7 @@ from network import Network  # noqa: E402
 from recurrent import GRU, LSTM, RNN  # noqa: E402
 from sequence import Embedding, PositionwiseDense  # noqa: E402
 from utils import InputError, check_writable  # noqa: E402
+from app.arguments import number, whole_number  # noqa: E402
 from demos.names_training import (IGNORE, SCHEDULES, ProgressBar, clip_gradients,  # noqa: E402,F401 (re-exported)
                                   learning_rate, test_loss, train)
 from demos.names_transformer import TINY_GPT, build_tiny_gpt, build_transformer  # noqa: E402
@@ -80,13 +81,13 @@ def load_names(path=DATA_PATH):
     except UnicodeDecodeError:
         raise CommandLineError(f"{path}: not a UTF-8 text file") from None
     names = []
-    for number, line in enumerate(lines, 1):
+    for line_number, line in enumerate(lines, 1):
         name = line.strip()
         if not name:
             continue
         bad = [c for c in name if c not in VOCABULARY[1:]]
         if bad:
-            raise CommandLineError(f"{path}, line {number}: {bad[0]!r} is not a lowercase letter a-z")
+            raise CommandLineError(f"{path}, line {line_number}: {bad[0]!r} is not a lowercase letter a-z")
         names.append(name)
     if len(names) <= TEST_NAMES:
         raise CommandLineError(f"{path}: {len(names)} names, need more than the {TEST_NAMES} held out for testing")
@@ -322,37 +323,12 @@ class _Parser(argparse.ArgumentParser):
         raise CommandLineError(f"{message} (see python demos/names.py --help)")
 
 
-def _positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}")
-        if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-    return parse
-
-
-def _non_negative_number(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}")
-        if not (value >= 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-        return value
-    return parse
-
-
-_non_negative, _non_negative_float = _non_negative_number(int), _non_negative_number(float)
 
 
 def _sampling_arguments(parser):
     parser.add_argument("-n", "--samples", type=int, default=20, help="names to sample (default 20)")
-    parser.add_argument("--temperature", type=_positive(float), default=1.0, help="divide the logits by this")
-    parser.add_argument("--top-k", type=_positive(int), default=None, help="draw only from the k likeliest")
+    parser.add_argument("--temperature", type=number(0.0), default=1.0, help="divide the logits by this")
+    parser.add_argument("--top-k", type=whole_number(1), default=None, help="draw only from the k likeliest")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights, batches and sampling")
 
 
@@ -361,14 +337,14 @@ def training_parser():
                      epilog="python demos/names.py sample --model FILE samples from a saved model")
     parser.add_argument("--model", choices=sorted(MODELS), default="gru", help="the model to train (default gru)")
     for option, (kind, text) in OPTIONS.items():
-        parser.add_argument("--" + option.replace("_", "-"), type=_positive(kind), default=None, help=text)
-    parser.add_argument("--steps", type=_positive(int), default=None, help="training steps (batches)")
-    parser.add_argument("--batch-size", type=_positive(int), default=None, help="names (or windows) per batch")
-    parser.add_argument("--lr", type=_positive(float), default=None, help="the largest learning rate")
+        parser.add_argument("--" + option.replace("_", "-"), type=whole_number(1) if kind is int else number(0.0), default=None, help=text)
+    parser.add_argument("--steps", type=whole_number(1), default=None, help="training steps (batches)")
+    parser.add_argument("--batch-size", type=whole_number(1), default=None, help="names (or windows) per batch")
+    parser.add_argument("--lr", type=number(0.0), default=None, help="the largest learning rate")
     parser.add_argument("--schedule", choices=SCHEDULES, default=None, help="how the learning rate falls")
-    parser.add_argument("--warmup", type=_non_negative, default=None,
+    parser.add_argument("--warmup", type=whole_number(0), default=None,
                         help="steps of learning rate rising linearly to --lr before it falls")
-    parser.add_argument("--weight-decay", type=_non_negative_float, default=None,
+    parser.add_argument("--weight-decay", type=number(0.0, inclusive=True), default=None,
                         help="AdamW's decoupled weight decay (0: Adam)")
     parser.add_argument("--out", default=None, help="where to save the model (default names_<model>.json)")
     parser.add_argument("--data", default=DATA_PATH, help=argparse.SUPPRESS)

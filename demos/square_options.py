@@ -10,6 +10,7 @@ always wins over both.
 import argparse
 import os
 
+from app.arguments import fraction, number, whole_number
 from utils import InputError
 
 ARCHITECTURES = ("dense", "cnn", "conv1d")
@@ -40,38 +41,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise CommandLineError(f"{message} (see python demos/square_detector.py --help)")
-
-
-def _int_at_least(low):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        return value
-    return parse
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return value
 
 
 def _budget_help(key, what):
@@ -109,35 +78,35 @@ def make_parser():
     training.add_argument("--quick", action="store_true",
                           help="a small budget, to see the whole run in seconds (the figures are then far "
                                "below the full run's)")
-    training.add_argument("--family", type=_int_at_least(10), default=None, metavar="N",
+    training.add_argument("--family", type=whole_number(10), default=None, metavar="N",
                           help="with --network cnn or conv1d: fresh images of each shape family scored on its "
                                f"own (by default {DEFAULTS['cnn']['family']}; with --quick {QUICK['cnn']['family']})")
     training.add_argument("--size", type=int, choices=MODEL_SIZES, default=16,
                           help="side of the images the model reads; 32 gives the classic 1024 -> 32 -> 2 "
                                "configuration (default: %(default)s)")
-    training.add_argument("--hidden", type=_int_at_least(1), default=32, metavar="N",
+    training.add_argument("--hidden", type=whole_number(1), default=32, metavar="N",
                           help="units in the dense network's hidden LeakyReLU layer (default: %(default)s)")
-    training.add_argument("--train", type=_int_at_least(10), default=None, metavar="N",
+    training.add_argument("--train", type=whole_number(10), default=None, metavar="N",
                           help=_budget_help("train", "training images, half of them squares; cnn and conv1d "
                                                      "draw this many fresh ones every epoch"))
-    training.add_argument("--test", type=_int_at_least(10), default=None, metavar="N",
+    training.add_argument("--test", type=whole_number(10), default=None, metavar="N",
                           help=_budget_help("test", "fresh test images at each size"))
-    training.add_argument("--epochs", type=_int_at_least(1), default=None, metavar="N",
+    training.add_argument("--epochs", type=whole_number(1), default=None, metavar="N",
                           help=_budget_help("epochs", "passes over the training images"))
-    training.add_argument("--batch-size", type=_int_at_least(1), default=32, metavar="N",
+    training.add_argument("--batch-size", type=whole_number(1), default=32, metavar="N",
                           help="images per gradient step (default: %(default)s)")
-    training.add_argument("--lr", type=_positive_float, default=0.003,
+    training.add_argument("--lr", type=number(0.0), default=0.003,
                           help="Adam's learning rate; cnn and conv1d lower it along a cosine to 0 over the "
                                "epochs (default: %(default)s)")
-    training.add_argument("--shift", type=_fraction, default=0.6, metavar="FRACTION",
+    training.add_argument("--shift", type=fraction, default=0.6, metavar="FRACTION",
                           help="dense: share of training images moved by up to a pixel each way, so that "
                                "resized images a pixel off centre are read right (default: %(default)s)")
-    training.add_argument("--blur", type=_fraction, default=0.5, metavar="FRACTION",
+    training.add_argument("--blur", type=fraction, default=0.5, metavar="FRACTION",
                           help="dense: share of training images softly blurred, so that resized images with "
                                "soft edges are read right (default: %(default)s)")
     training.add_argument("--seed", type=int, default=0,
                           help="fixes the images, the initial weights and the shuffling (default: %(default)s)")
-    training.add_argument("--show", type=_int_at_least(0), default=6, metavar="N",
+    training.add_argument("--show", type=whole_number(0), default=6, metavar="N",
                           help="test images to draw in the terminal, misclassified first (default: %(default)s)")
     training.add_argument("--no-center", action="store_true",
                           help="dense: leave each shape where it was drawn instead of moving it to the middle")

@@ -150,11 +150,11 @@ class CommandLineTest(unittest.TestCase):
             cases = [
                 (["--model", "nope"], "argument --model: invalid choice"),
                 (["--model", "bigram", "--hidden", "8"], "--hidden does not apply to --model bigram"),
-                (["--steps", "0"], "argument --steps: must be > 0, got 0"),
+                (["--steps", "0"], "argument --steps: must be at least 1, got 0"),
                 (["--temperature", "-1"], "must be > 0"),
                 (["--steps", "5", "--warmup", "5"], "--warmup 5 must be fewer than the 5 steps"),
                 (["--schedule", "step"], "argument --schedule: invalid choice"),
-                (["--warmup", "-1"], "argument --warmup: must be >= 0, got -1"),
+                (["--warmup", "-1"], "argument --warmup: must be at least 0, got -1"),
                 (["sample", "--model", os.path.join(folder, "missing.json")], "model file not found"),
                 (["sample", "--model", not_a_model], "not a model file of this framework"),
                 (["--out", folder], "is a directory"),
