@@ -11,7 +11,7 @@ import operator
 from itertools import repeat
 
 from conv import as_shape
-from layers import Layer, Parameter, _positive_int, flat_size
+from layers import Layer, Parameter, _positive_int
 from matrix import Matrix
 
 _add, _sub, _mul = operator.add, operator.sub, operator.mul
@@ -63,12 +63,7 @@ class BatchNorm2D(Layer):
         return shape
 
     def _pixels(self, x):
-        if self.input_shape is None:
-            raise ValueError(f"{self!r} does not know its input's shape: give it input_shape=(C, H, W), "
-                             "or put it in a Network after a layer that knows its own")
-        if x.shape[1] != flat_size(self.input_shape):
-            raise ValueError(f"{self!r} with input shape {self.input_shape} expects rows of "
-                             f"{flat_size(self.input_shape)} values, got shape {x.shape}")
+        self._check_rows(x, "input_shape=(C, H, W)")
         return x.shape[1] // self.channels
 
     def forward(self, x, training=False):

@@ -73,12 +73,7 @@ class WindowLayer(Layer):
         return self._shape_out(self.geometry)
 
     def _checked_geometry(self, x):
-        if self.geometry is None:
-            raise ValueError(f"{self!r} does not know its input's shape: give it input_shape=(C, H, W), "
-                             "or put it in a Network after a layer that knows its own")
-        if x.shape[1] != flat_size(self.input_shape):
-            raise ValueError(f"{self!r} with input shape {self.input_shape} expects rows of "
-                             f"{flat_size(self.input_shape)} values, got shape {x.shape}")
+        self._check_rows(x, "input_shape=(C, H, W)")
         return self.geometry
 
 

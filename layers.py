@@ -132,6 +132,16 @@ class Layer:
         """The layer get_config describes (its weights are loaded separately)."""
         return cls(**config)
 
+    def _check_rows(self, x, hint="input_shape"):
+        """x's rows must each be one sample of self.input_shape (set by build): else a ValueError
+        naming the layer, the shape it was built for and the shape it got; `hint` is how to give it one."""
+        if self.input_shape is None:
+            raise ValueError(f"{self!r} does not know its input's shape: give it {hint}, "
+                             "or put it in a Network after a layer that knows its own")
+        if x.shape[1] != flat_size(self.input_shape):
+            raise ValueError(f"{self!r} with input shape {self.input_shape} expects rows of "
+                             f"{flat_size(self.input_shape)} values, got shape {x.shape}")
+
     def _saved(self, value):
         """What forward kept for backward, or a RuntimeError naming the layer if forward never ran."""
         if value is None:

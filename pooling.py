@@ -234,13 +234,8 @@ class GlobalAvgPool2D(Layer):
         return output
 
     def forward(self, x, training=False):
-        if self.pixels is None:
-            raise ValueError(f"{self!r} does not know its input's shape: give it input_shape, "
-                             "or put it in a Network after a layer that knows its own")
+        self._check_rows(x)
         size, channels = self.pixels, self.input_shape[0]
-        if x.shape[1] != size * channels:
-            raise ValueError(f"{self!r} with input shape {self.input_shape} expects rows of "
-                             f"{size * channels} values, got shape {x.shape}")
         self.n_rows = x.shape[0]
         return Matrix.from_rows([[sum(row[start:start + size]) / size for start in range(0, len(row), size)]
                              for row in x.rows], channels)

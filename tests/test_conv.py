@@ -18,7 +18,8 @@ from im2col import Geometry, col2im, columns_to_image, im2col, image_columns  # 
 from layers import Dense  # noqa: E402
 from matrix import Matrix  # noqa: E402
 from network import ModelFileError, Network  # noqa: E402
-from pooling import MaxPool2D  # noqa: E402
+from batchnorm2d import BatchNorm2D  # noqa: E402
+from pooling import GlobalAvgPool2D, MaxPool2D  # noqa: E402
 from tests.gradcheck import check_layer, random_matrix, upstream_gradient  # noqa: E402
 
 try:
@@ -267,6 +268,13 @@ class Conv2DTest(unittest.TestCase):
             Conv2D(1, 2, 3).forward(Matrix.zeros(1, 16))
         with self.assertRaisesRegex(ValueError, r"expects rows of 16 values, got shape \(1, 15\)"):
             Conv2D(1, 2, 3, input_shape=(1, 4, 4)).forward(Matrix.zeros(1, 15))
+        # the same check (Layer._check_rows) guards BatchNorm2D and the global pools
+        for make in (lambda shape: BatchNorm2D(2, input_shape=shape), lambda shape: GlobalAvgPool2D(shape)):
+            with self.subTest(layer=make(None)):
+                with self.assertRaisesRegex(ValueError, "does not know its input's shape"):
+                    make(None).forward(Matrix.zeros(1, 32))
+                with self.assertRaisesRegex(ValueError, r"expects rows of 32 values, got shape \(1, 31\)"):
+                    make((2, 4, 4)).forward(Matrix.zeros(1, 31))
 
     def test_summary_shows_channel_shapes_and_parameter_counts(self):
         network = Network([Conv2D(1, 16, 3, padding=1, input_shape=(1, 28, 28)), ReLU(), MaxPool2D(2),
