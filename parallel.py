@@ -1,4 +1,4 @@
-"""Data parallelism over processes: each batch split across N workers, one optimizer step.
+"""Data parallelism over processes: each batch split across N workers, and the optimizer's step.
 
     DataParallel(network, workers=2, seed=0).fit(X, Y, loss, optimizer, epochs, ...)
 
@@ -11,7 +11,13 @@ n / N rows, and worker k runs forward and backward on shard k. The math of one s
     main:      Y = [Y_1; ...; Y_N]   L = loss(Y, T) + penalty   G = dL/dY   (n, out)
     worker k:  backward(G[rows of shard k]) -> g_k = dL/dθ from its shard, into its own region
     worker k:  part k of g = g_1 + g_2 + ... + g_N  (in worker order, over its N-th of the numbers)
-    main:      dL/dθ = g, then optimizer.step()
+    main:      dL/dθ = g (the callbacks see it), then the optimizer's step:
+    worker k:  its N-th of the weights and of the optimizer's state stepped (sharded_step.py),
+               when the optimizer is a built-in one on all the parameters; else main steps all
+    main:      the new weights read back into every Parameter.value
+
+(The weight buffer then already holds the next step's weights: main writes it again only when a
+Parameter was given another matrix, by set_weights or a resume.)
 
 The loss and dL/dY are the single-process ones (the loss sees the whole batch, so a mean
 over rows is the batch's mean), and the shards' weight gradients X_k^T G_k add up to
@@ -24,8 +30,7 @@ dL/dY go through a pipe (as marshal bytes: numbers and lists only, never pickle)
 multiprocessing.shared_memory as float64 buffers: one weight region written by the main
 process, one gradient region per worker, written only by that worker, and one for their sum,
 which the workers share out (a reduce-scatter): worker k adds up the k-th N-th of the numbers.
-Every copy is one pass per parameter: its rows extended onto one array("d") (a C-level copy
-per row) written into the buffer, and array.frombytes out.
+The regions and the copies in and out of them are parallel_memory.py's.
 
 Dropout in worker k draws from its own generator, seeded from (seed, k). The L1/L2 penalty
 gradient is added once (by worker 1's shard only). BatchNorm is refused: its mean and
@@ -41,11 +46,12 @@ import os
 import random
 import signal
 import traceback
-from array import array
 
 from callbacks import Callback
 from matrix import Matrix
 from network import Network
+from parallel_memory import DOUBLE, _Layout, shard_bounds, sum_regions
+from sharded_step import ShardedOptimizer, flat_slice, state_keys, worker_step
 
 # multiprocessing is imported when workers start (_multiprocessing), not with this module: main.py
 # and the pipeline import WorkerError, and a run with workers 1 should not pay for it.
@@ -60,9 +66,6 @@ def _multiprocessing():
     except ImportError:  # pragma: no cover (CPython 3.8+ and PyPy 3.8+ have it)
         shared_memory = None
     return multiprocessing, shared_memory
-
-DOUBLE = 8  # bytes of a float64
-
 
 class WorkerError(RuntimeError):
     """A worker process died (killed, out of memory) or stopped answering; training ended there.
@@ -108,61 +111,6 @@ def check_parallel(network, workers):
         raise ValueError("workers > 1 needs multiprocessing.shared_memory, which this Python lacks: use workers 1")
 
 
-def shard_bounds(n, workers):
-    """(start, stop) of each worker's contiguous share of n rows: sizes differ by at most one,
-    and a batch smaller than `workers` leaves the last workers without rows (empty shards)."""
-    return [(k * n // workers, (k + 1) * n // workers) for k in range(workers)]
-
-
-class _Layout:
-    """Where each parameter lives in a flat float64 region: (offset, rows, cols).
-
-    The shared memory holds 2 + N such regions of `size` numbers: the weights (written by the
-    main process), one gradient region per worker (written by that worker alone), and the sum
-    of the workers' gradients (each worker adds up its own slice of it). Every copy is one pass per
-    parameter: its rows extended onto an array("d") (one C-level copy per row) and put into a
-    slice of the float64 view, array.frombytes out of
-    the byte view; the numbers become Python floats once, in the list a Matrix's rows are cut from.
-    """
-
-    def __init__(self, parameters):
-        self.slots, offset = [], 0
-        for p in parameters:
-            n_rows, n_cols = p.value.shape
-            self.slots.append((offset, n_rows, n_cols))
-            offset += n_rows * n_cols
-        self.size = offset
-
-    def write(self, view, base, matrices):
-        for (offset, _, _), matrix in zip(self.slots, matrices):
-            numbers = array("d")
-            for row in matrix.rows:  # as fast as array("d", chain(...)) on CPython, 4x faster on PyPy
-                numbers.extend(row)
-            view[base + offset:base + offset + len(numbers)] = numbers
-
-    def read(self, buffer, base, index):
-        offset, n_rows, n_cols = self.slots[index]
-        flat = list(_doubles(buffer, base + offset, base + offset + n_rows * n_cols))
-        return Matrix.from_rows([flat[i:i + n_cols] for i in range(0, n_rows * n_cols, n_cols)], n_cols)
-
-
-def _doubles(buffer, start, stop):
-    """Numbers start to stop (counted in float64s) of the byte view `buffer`, as an array("d")."""
-    numbers = array("d")
-    with buffer[start * DOUBLE:stop * DOUBLE] as chunk:  # released at once: the memory can be closed
-        numbers.frombytes(chunk)
-    return numbers
-
-
-def sum_regions(buffer, view, bases, start, stop, out):
-    """out[start:stop] = region 1 + region 2 + ... (in that order) over numbers start to stop,
-    where region k begins at bases[k]: one worker's slice of the gradients' sum."""
-    total = _doubles(buffer, bases[0] + start, bases[0] + stop)
-    for base in bases[1:]:
-        total = [a + b for a, b in zip(total, _doubles(buffer, base + start, base + stop))]
-    view[out + start:out + stop] = array("d", total)
-
-
 class _RunWatcher(Callback):
     """The callback DataParallel adds first: it hands the parallel forward the TrainingRun, whose
     `rows` are the row indices of the batch fit has just taken (X_batch)."""
@@ -180,9 +128,10 @@ class DataParallel:
     Everything but fit, forward and backward is the network's own (save, predict, evaluate,
     parameters, ...): a DataParallel is what fit and its callbacks see as run.network."""
 
-    def __init__(self, network, workers=2, seed=0):
+    def __init__(self, network, workers=2, seed=0, shard_optimizer=True):
         check_parallel(network, workers)
         self.network, self.workers, self.seed = network, workers, seed
+        self.shard_optimizer = shard_optimizer  # the workers step the optimizer (sharded_step.py)
         self._run = None
         self._pool = None
         self._shards = None
@@ -200,8 +149,12 @@ class DataParallel:
     # ------------------------------------------------------------------- fit
     def fit(self, X, Y, loss, optimizer, epochs, batch_size=32, shuffle=True, validation_data=None,
             rng=None, callbacks=()):
-        """network.fit, with each batch's forward and backward shared by the workers; returns the history."""
-        self._pool = _Pool(self.network, X, self.workers, self.seed)
+        """network.fit, with each batch's forward and backward shared by the workers, and the
+        optimizer's step too when it can be sharded (sharded_step.py); returns the history. After
+        fit, `optimizer` holds the state of the last step, wherever it was taken."""
+        self._pool = _Pool(self.network, X, self.workers, self.seed, optimizer if self.shard_optimizer else None)
+        if self._pool.sharded:
+            optimizer = ShardedOptimizer(optimizer, self._pool)
         try:
             return Network.fit(self, X, Y, loss, optimizer, epochs, batch_size=batch_size, shuffle=shuffle,
                                validation_data=validation_data, rng=rng, callbacks=[_RunWatcher(self)] + list(callbacks))
@@ -238,17 +191,28 @@ class DataParallel:
 class _Pool:
     """The worker processes of one fit, their pipes and the shared buffers; close() ends them."""
 
-    def __init__(self, network, X, workers, seed):
+    def __init__(self, network, X, workers, seed, optimizer=None):
         self.network, self.workers = network, workers
         self.parameters = network.parameters()
         self.layout = _Layout(self.parameters)
         self.processes, self.connections, self.memory = [], [], None
         self.active = 0
         self.output_width = None
+        # the sharded step (sharded_step.py): the optimizer's state names, or None (main steps)
+        self.optimizer = optimizer
+        self.keys = state_keys(optimizer, self.parameters) if optimizer is not None else None
+        self.sharded = self.keys is not None
+        self.present = ()  # the state names the workers hold (Adam's appear at its first step)
+        self.state_pending = True  # the optimizer's own state is still to be sent to the workers
+        self.mirror_t = 0  # the step whose state the mirror regions hold
+        self.synced = None  # the weight matrices whose numbers the weight region holds
+        self.grads_read = None  # the gradient matrices read from the sum region
         multiprocessing, shared_memory = _multiprocessing()
         self.wait = multiprocessing.connection.wait
         context = multiprocessing.get_context("fork")
-        size = max(1, self.layout.size * (2 + workers)) * DOUBLE  # weights, N gradients, their sum
+        # weights, N gradients, their sum, and (sharded) two mirrors of each state name
+        self.regions = 2 + workers + 2 * len(self.keys or ())
+        size = max(1, self.layout.size * self.regions) * DOUBLE
         self.memory = shared_memory.SharedMemory(create=True, size=size)
         try:
             self.buffer = self.memory.buf  # bytes, read through array.frombytes
@@ -258,7 +222,8 @@ class _Pool:
                 mine, theirs = context.Pipe()
                 process = context.Process(target=_worker, name=f"DataParallel worker {k + 1}",
                                           args=(k, theirs, [c for c in self.connections] + [mine], network, X,
-                                                self.memory, self.layout, workers, seed, parent), daemon=True)
+                                                self.memory, self.layout, workers, seed, parent,
+                                                optimizer if self.sharded else None, self.keys), daemon=True)
                 process.start()
                 theirs.close()
                 self.processes.append(process)
@@ -306,8 +271,13 @@ class _Pool:
 
     # ---------------------------------------------------------------- a step
     def forward(self, rows, n_layers, run):
-        """Write the weights, hand each worker its shard's row indices; returns the shards' output rows."""
-        self.layout.write(self.view, 0, [p.value for p in self.parameters])
+        """Write the weights, hand each worker its shard's row indices; returns the shards' output rows.
+        After a sharded step the weight region already holds them: written again only when a
+        Parameter's value is another matrix than the one read back (set_weights, a resume)."""
+        values = [p.value for p in self.parameters]
+        if not self.sharded or self.synced is None or any(a is not b for a, b in zip(values, self.synced)):
+            self.layout.write(self.view, 0, values)
+            self.synced = values
         bounds = [b for b in shard_bounds(len(rows), self.workers) if b[1] > b[0]]
         self.active = len(bounds)
         for k, (start, stop) in enumerate(bounds):
@@ -330,18 +300,74 @@ class _Pool:
         for k in range(len(sizes)):
             self._receive(k, run)
         layout, total = self.layout, self.layout.size  # one shard alone: its region is the sum
-        if len(sizes) > 1:
+        if len(sizes) > 1 or self.sharded:  # (the sharded step needs every worker's slice of it)
             total = self.layout.size * (1 + self.workers)
-            for k, (first, last) in enumerate(shard_bounds(layout.size, len(sizes))):
+            for k, (first, last) in enumerate(shard_bounds(layout.size, self.workers)):
                 self._send(k, ("sum", len(sizes), first, last), run)
-            for k in range(len(sizes)):
+            for k in range(self.workers):
                 self._receive(k, run)
         for index, p in enumerate(self.parameters):
             p.grad = layout.read(self.buffer, total, index)
+        self.grads_read = [p.grad for p in self.parameters]
+
+    # ------------------------------------------------- the sharded step
+    def _mirror(self, parity, key):
+        """Where the mirror of state `key` after a step of that parity (t % 2) begins."""
+        return self.layout.size * (2 + self.workers + parity * len(self.keys) + self.keys.index(key))
+
+    def step(self, t, lr, run=None):
+        """Step t: every worker updates its slice of the weights and of the optimizer's state;
+        then the new weights become every Parameter.value. A gradient a callback replaced
+        (clipping) is written back first; a state loaded since the last step is sent out first."""
+        layout = self.layout
+        reread = any(a is not b for a, b in zip((p.grad for p in self.parameters), self.grads_read or ()))
+        if reread:
+            layout.write(self.view, layout.size * (1 + self.workers), [p.grad for p in self.parameters])
+        load = None
+        if self.state_pending:
+            load = self._send_state(t - 1)
+        for k in range(self.workers):
+            self._send(k, ("step", t, lr, reread, load), run)
+        present = []
+        for k in range(self.workers):
+            _, keys = self._receive(k, run)
+            present = keys if keys is not None else present
+        for index, p in enumerate(self.parameters):
+            p.value = layout.read(self.buffer, 0, index)
+        self.synced = [p.value for p in self.parameters]
+        self.present, self.mirror_t, self.state_pending = tuple(present), t, False
+
+    def _send_state(self, t):
+        """Write the optimizer's own state into the mirror of step t (the workers read it from
+        there); returns its names. Every parameter's state must have the same names."""
+        state = self.optimizer.state
+        names = [key for key in self.keys if key in state[0]]
+        if any(sorted(s) != sorted(names) for s in state):
+            raise ValueError(f"{type(self.optimizer).__name__}'s state names differ between parameters "
+                             f"({sorted({key for s in state for key in s})}): it cannot be sharded")
+        for key in names:
+            self.layout.write(self.view, self._mirror(t % 2, key), [s[key] for s in state])
+        return names
+
+    def gather_state(self, optimizer):
+        """Read the workers' state (the mirror of the last completed step) into `optimizer`."""
+        if self.memory is None or self.state_pending:
+            return  # closed (gathered then), or the optimizer's own state is the current one
+        for index, s in enumerate(optimizer.state):
+            s.clear()
+            for key in self.present:
+                s[key] = self.layout.read(self.buffer, self._mirror(self.mirror_t % 2, key), index)
+
+    def state_loaded(self):
+        """The optimizer's state was loaded (a resume): the workers take it at the next step."""
+        self.state_pending = True
 
     # -------------------------------------------------------------- the end
     def close(self):
-        """Stop every worker (asked, then terminated, then killed) and free the shared memory."""
+        """Stop every worker (asked, then terminated, then killed) and free the shared memory;
+        a sharded optimizer gets back the state of the last completed step first."""
+        if self.sharded and self.memory is not None:
+            self.gather_state(self.optimizer)
         for connection in self.connections:
             try:
                 connection.send_bytes(marshal.dumps(("stop",)))
@@ -375,9 +401,9 @@ class _Pool:
 
 
 # ------------------------------------------------------------------ a worker
-def _worker(k, connection, inherited, network, X, memory, layout, workers, seed, parent):
+def _worker(k, connection, inherited, network, X, memory, layout, workers, seed, parent, optimizer, keys):
     """Worker k's loop: forward a shard, backward its slice of dL/dY, add up its part of the
-    gradients, until told to stop."""
+    gradients and (with `optimizer`, sharded) step its part of the weights, until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     for other in inherited:  # the main process's ends of every pipe: EOF must reach us if it dies
         other.close()
@@ -393,6 +419,10 @@ def _worker(k, connection, inherited, network, X, memory, layout, workers, seed,
     size = layout.size
     base = size * (k + 1)
     layers = None
+    first, last = shard_bounds(size, workers)[k]  # this worker's slice of the flat vector
+    state = {}  # its slice of the optimizer's state, {name: 1 x L Matrix}
+    grads = None  # its slice of the summed gradient, from "sum"
+    weights_at_hand = had_shard = False  # its parameters hold this step's weights / gradients
     try:
         while True:
             if not connection.poll(0.5):
@@ -407,18 +437,28 @@ def _worker(k, connection, inherited, network, X, memory, layout, workers, seed,
                 for index, p in enumerate(parameters):
                     p.value = layout.read(buffer, 0, index)
                 layers = network.layers[:n_layers]
+                weights_at_hand = True
                 output = network.forward(X.take(rows), training=True, layers=layers)
                 connection.send_bytes(marshal.dumps(("output", output.rows, output.shape[1])))
             elif message[0] == "backward":
                 _, grad_rows, width = message
                 network.backward(Matrix.from_rows(grad_rows, width), layers=layers, input_grad=False)
                 layout.write(view, base, [p.grad for p in parameters])
+                had_shard = True
                 connection.send_bytes(marshal.dumps(("done",)))
-            else:  # "sum": numbers first to last of the sum of the active workers' gradient regions
-                _, active, first, last = message
-                sum_regions(buffer, view, [size * (j + 1) for j in range(active)], first, last,
-                            size * (1 + workers))
+            elif message[0] == "sum":  # numbers first to last of the sum of the active workers' gradients
+                _, active, start, stop = message
+                own = (k, flat_slice(layout, [p.grad for p in parameters], start, stop)) if had_shard else None
+                grads = sum_regions(buffer, view, [size * (j + 1) for j in range(active)], start, stop,
+                                    size * (1 + workers), own if own and k < active else None)
+                had_shard = False
                 connection.send_bytes(marshal.dumps(("summed",)))
+            else:  # "step": the optimizer's rule on this worker's slice (sharded_step.py)
+                _, t, lr, reread, load = message
+                connection.send_bytes(marshal.dumps(("stepped", worker_step(
+                    optimizer, keys, layout, buffer, view, workers, parameters, first, last, t, lr,
+                    grads if not reread else None, state, load, weights_at_hand))))
+                weights_at_hand = False
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return
     except BaseException:
