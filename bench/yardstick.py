@@ -309,7 +309,9 @@ def amdahl(steps=3):
     """Markdown: per step, forward + backward (C) and Adam's step (A) in one process, CPU time, and
     (C + A) / (C / 2 + A), the most 2 workers can gain while the step stays in the main process;
     then the same with C_half, forward + backward of half the batch measured (a worker's share,
-    whose weight-gradient products have dot products half as long, so it costs more than C / 2)."""
+    whose weight-gradient products have dot products half as long, so it costs more than C / 2);
+    and (C + A) / (C_half + A / 2), the bound when each worker steps half the parameters
+    (DataParallel's sharded step, sharded_step.py)."""
     from demos import fashion_mnist
     from losses import CrossEntropy
     from optimizers import Adam
@@ -336,9 +338,10 @@ def amdahl(steps=3):
         size = sum(p.value.shape[0] * p.value.shape[1] for p in network.parameters())
         rows.append([f"Fashion-MNIST {model.upper()}, batch {batch}, {size:,} parameters",
                      "{:.0f} ms".format(c * 1000), "{:.0f} ms ({:.2f} C)".format(half * 1000, half / c),
-                     "{:.1f} ms".format(a * 1000), (c + a) / (c / 2 + a), (c + a) / (half + a)])
+                     "{:.1f} ms".format(a * 1000), (c + a) / (c / 2 + a), (c + a) / (half + a),
+                     (c + a) / (half + a / 2)])
     headers = ["one step", "forward + backward (C)", "of half the batch (C_half)", "Adam step (A)",
-               "bound (C + A) / (C/2 + A)", "bound (C + A) / (C_half + A)"]
+               "bound (C + A) / (C/2 + A)", "bound (C + A) / (C_half + A)", "sharded: (C + A) / (C_half + A/2)"]
     return "{}, CPU time, medians of {} steps; load average {:.1f}\n\n{}".format(
         harness.machine_description(), steps, os.getloadavg()[0], harness.markdown_table(headers, rows, "{:.2f}x"))
 
