@@ -16,8 +16,9 @@ n / N rows, and worker k runs forward and backward on shard k. The math of one s
                when the optimizer is a built-in one on all the parameters; else main steps all
     main:      the new weights read back into every Parameter.value
 
-(The weight buffer then already holds the next step's weights: main writes it again only when a
-Parameter was given another matrix, by set_weights or a resume.)
+(The weights are written at every forward and again, with the gradients, before a sharded step,
+so whatever a callback changed in between, in place or not, is what the step uses. Writing is
+cheap beside reading: reading makes a float object per number, writing none.)
 
 The loss and dL/dY are the single-process ones (the loss sees the whole batch, so a mean
 over rows is the batch's mean), and the shards' weight gradients X_k^T G_k add up to
@@ -50,8 +51,8 @@ import traceback
 from callbacks import Callback
 from matrix import Matrix
 from network import Network
-from parallel_memory import DOUBLE, _Layout, shard_bounds, sum_regions
-from sharded_step import ShardedOptimizer, flat_slice, state_keys, worker_step
+from parallel_memory import DOUBLE, _Layout, flat_slice, shard_bounds, sum_regions
+from sharded_step import HYPER_PARAMETERS, ShardedOptimizer, state_keys, worker_step
 
 # multiprocessing is imported when workers start (_multiprocessing), not with this module: main.py
 # and the pipeline import WorkerError, and a run with workers 1 should not pay for it.
@@ -120,13 +121,17 @@ class _RunWatcher(Callback):
 
     def on_train_begin(self, run):
         self.owner._run = run
+        if self.owner._pool is not None:
+            self.owner._pool.run = run  # a worker dying in the sharded step names its batch
 
 
 class DataParallel:
     """`network`, trained by `workers` processes (see the module's docstring).
 
     Everything but fit, forward and backward is the network's own (save, predict, evaluate,
-    parameters, ...): a DataParallel is what fit and its callbacks see as run.network."""
+    parameters, ...): a DataParallel is what fit and its callbacks see as run.network.
+    shard_optimizer=False keeps the optimizer's step in the main process even when the workers
+    could take it (sharded_step.py; the two give the same numbers, bit for bit)."""
 
     def __init__(self, network, workers=2, seed=0, shard_optimizer=True):
         check_parallel(network, workers)
@@ -205,8 +210,7 @@ class _Pool:
         self.present = ()  # the state names the workers hold (Adam's appear at its first step)
         self.state_pending = True  # the optimizer's own state is still to be sent to the workers
         self.mirror_t = 0  # the step whose state the mirror regions hold
-        self.synced = None  # the weight matrices whose numbers the weight region holds
-        self.grads_read = None  # the gradient matrices read from the sum region
+        self.run = None  # the TrainingRun (for WorkerError)
         multiprocessing, shared_memory = _multiprocessing()
         self.wait = multiprocessing.connection.wait
         context = multiprocessing.get_context("fork")
@@ -272,12 +276,9 @@ class _Pool:
     # ---------------------------------------------------------------- a step
     def forward(self, rows, n_layers, run):
         """Write the weights, hand each worker its shard's row indices; returns the shards' output rows.
-        After a sharded step the weight region already holds them: written again only when a
-        Parameter's value is another matrix than the one read back (set_weights, a resume)."""
-        values = [p.value for p in self.parameters]
-        if not self.sharded or self.synced is None or any(a is not b for a, b in zip(values, self.synced)):
-            self.layout.write(self.view, 0, values)
-            self.synced = values
+        (Written every step, even after a sharded one left them there: a callback may have changed
+        them since, in place or not, and writing is cheap beside reading: no float objects made.)"""
+        self.layout.write(self.view, 0, [p.value for p in self.parameters])
         bounds = [b for b in shard_bounds(len(rows), self.workers) if b[1] > b[0]]
         self.active = len(bounds)
         for k, (start, stop) in enumerate(bounds):
@@ -308,43 +309,48 @@ class _Pool:
                 self._receive(k, run)
         for index, p in enumerate(self.parameters):
             p.grad = layout.read(self.buffer, total, index)
-        self.grads_read = [p.grad for p in self.parameters]
 
     # ------------------------------------------------- the sharded step
     def _mirror(self, parity, key):
         """Where the mirror of state `key` after a step of that parity (t % 2) begins."""
         return self.layout.size * (2 + self.workers + parity * len(self.keys) + self.keys.index(key))
 
-    def step(self, t, lr, run=None):
-        """Step t: every worker updates its slice of the weights and of the optimizer's state;
-        then the new weights become every Parameter.value. A gradient a callback replaced
-        (clipping) is written back first; a state loaded since the last step is sent out first."""
-        layout = self.layout
-        reread = any(a is not b for a, b in zip((p.grad for p in self.parameters), self.grads_read or ()))
-        if reread:
-            layout.write(self.view, layout.size * (1 + self.workers), [p.grad for p in self.parameters])
-        load = None
-        if self.state_pending:
-            load = self._send_state(t - 1)
+    def step(self, optimizer):
+        """Step t = optimizer.t + 1: every worker updates its slice of the weights and of the
+        optimizer's state; then the new weights become every Parameter.value and optimizer.t is t.
+
+        The weights and gradients are written first, as the callbacks left them (clipping may have
+        replaced a gradient, a callback changed a weight in place: the step sees what the main
+        process's step would), and so are the optimizer's hyper-parameters (a schedule's lr, or a
+        callback's weight_decay); a state loaded since the last step is sent out first too."""
+        if state_keys(optimizer, self.parameters) != self.keys:
+            raise ValueError(f"{type(optimizer).__name__}'s momentum was switched on or off during a run with "
+                             "workers: the workers hold the state of the rule it started with")
+        t, layout, run = optimizer.t + 1, self.layout, self.run
+        layout.write(self.view, 0, [p.value for p in self.parameters])
+        layout.write(self.view, layout.size * (1 + self.workers), [p.grad for p in self.parameters])
+        load = self._send_state(t - 1) if self.state_pending else None
+        settings = {name: getattr(optimizer, name) for name in HYPER_PARAMETERS if hasattr(optimizer, name)}
         for k in range(self.workers):
-            self._send(k, ("step", t, lr, reread, load), run)
+            self._send(k, ("step", t, settings, load), run)
         present = []
         for k in range(self.workers):
             _, keys = self._receive(k, run)
             present = keys if keys is not None else present
-        for index, p in enumerate(self.parameters):
-            p.value = layout.read(self.buffer, 0, index)
-        self.synced = [p.value for p in self.parameters]
+        values = [layout.read(self.buffer, 0, index) for index in range(len(self.parameters))]
+        for p, value in zip(self.parameters, values):  # from here on nothing can fail: the step is taken
+            p.value = value
         self.present, self.mirror_t, self.state_pending = tuple(present), t, False
+        optimizer.t = t
 
     def _send_state(self, t):
         """Write the optimizer's own state into the mirror of step t (the workers read it from
         there); returns its names. Every parameter's state must have the same names."""
         state = self.optimizer.state
         names = [key for key in self.keys if key in state[0]]
-        if any(sorted(s) != sorted(names) for s in state):
-            raise ValueError(f"{type(self.optimizer).__name__}'s state names differ between parameters "
-                             f"({sorted({key for s in state for key in s})}): it cannot be sharded")
+        if any([key for key in self.keys if key in s] != names for s in state):
+            raise ValueError(f"{type(self.optimizer).__name__}'s state holds {names} for its first parameter but "
+                             "not for every one: it cannot be stepped by the workers")
         for key in names:
             self.layout.write(self.view, self._mirror(t % 2, key), [s[key] for s in state])
         return names
@@ -354,7 +360,6 @@ class _Pool:
         if self.memory is None or self.state_pending:
             return  # closed (gathered then), or the optimizer's own state is the current one
         for index, s in enumerate(optimizer.state):
-            s.clear()
             for key in self.present:
                 s[key] = self.layout.read(self.buffer, self._mirror(self.mirror_t % 2, key), index)
 
@@ -421,8 +426,7 @@ def _worker(k, connection, inherited, network, X, memory, layout, workers, seed,
     layers = None
     first, last = shard_bounds(size, workers)[k]  # this worker's slice of the flat vector
     state = {}  # its slice of the optimizer's state, {name: 1 x L Matrix}
-    grads = None  # its slice of the summed gradient, from "sum"
-    weights_at_hand = had_shard = False  # its parameters hold this step's weights / gradients
+    had_shard = False  # its parameters hold this batch's gradients
     try:
         while True:
             if not connection.poll(0.5):
@@ -437,7 +441,6 @@ def _worker(k, connection, inherited, network, X, memory, layout, workers, seed,
                 for index, p in enumerate(parameters):
                     p.value = layout.read(buffer, 0, index)
                 layers = network.layers[:n_layers]
-                weights_at_hand = True
                 output = network.forward(X.take(rows), training=True, layers=layers)
                 connection.send_bytes(marshal.dumps(("output", output.rows, output.shape[1])))
             elif message[0] == "backward":
@@ -449,16 +452,14 @@ def _worker(k, connection, inherited, network, X, memory, layout, workers, seed,
             elif message[0] == "sum":  # numbers first to last of the sum of the active workers' gradients
                 _, active, start, stop = message
                 own = (k, flat_slice(layout, [p.grad for p in parameters], start, stop)) if had_shard else None
-                grads = sum_regions(buffer, view, [size * (j + 1) for j in range(active)], start, stop,
+                sum_regions(buffer, view, [size * (j + 1) for j in range(active)], start, stop,
                                     size * (1 + workers), own if own and k < active else None)
                 had_shard = False
                 connection.send_bytes(marshal.dumps(("summed",)))
             else:  # "step": the optimizer's rule on this worker's slice (sharded_step.py)
-                _, t, lr, reread, load = message
+                _, t, settings, load = message
                 connection.send_bytes(marshal.dumps(("stepped", worker_step(
-                    optimizer, keys, layout, buffer, view, workers, parameters, first, last, t, lr,
-                    grads if not reread else None, state, load, weights_at_hand))))
-                weights_at_hand = False
+                    optimizer, keys, layout, buffer, view, workers, first, last, t, settings, state, load))))
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return
     except BaseException:

@@ -1,9 +1,9 @@
 """The flat float64 regions DataParallel's processes share (parallel.py, sharded_step.py).
 
 Every parameter of the network is laid end to end, row after row, into one flat vector of S
-numbers (_Layout says where each begins). The shared memory holds several such regions: the
-weights, one gradient region per worker, their sum, and for the sharded step two mirrors of each
-part of the optimizer's state. Copies in and out are one pass per parameter: its rows extended
+numbers (_Layout says where each begins). The shared memory holds 2 + N + 2K such regions: the
+weights, one gradient region per worker (N), their sum, and for the sharded step two mirrors of
+each of the K parts of the optimizer's state (Adam's m and v: K = 2). Copies in and out are one pass per parameter: its rows extended
 onto an array("d") (a C-level copy per row) put into a slice of the float64 view, and
 array.frombytes out of the byte view, so that the numbers become Python floats once.
 """
@@ -24,12 +24,11 @@ def shard_bounds(n, workers):
 class _Layout:
     """Where each parameter lives in a flat float64 region: (offset, rows, cols).
 
-    The shared memory holds 2 + N such regions of `size` numbers: the weights (written by the
-    main process), one gradient region per worker (written by that worker alone), and the sum
-    of the workers' gradients (each worker adds up its own slice of it). Every copy is one pass per
-    parameter: its rows extended onto an array("d") (one C-level copy per row) and put into a
-    slice of the float64 view, array.frombytes out of
-    the byte view; the numbers become Python floats once, in the list a Matrix's rows are cut from.
+    The regions (see the module's docstring) are `size` numbers each: the weights (written by the
+    main process; by the workers, each its slice, in a sharded step), one gradient region per
+    worker (written by that worker alone), the sum of the workers' gradients (each worker adds up
+    its own slice of it), and the mirrors of the optimizer's state. write puts every matrix's rows
+    into a region; read makes one parameter's Matrix from it, its numbers Python floats once.
     """
 
     def __init__(self, parameters):

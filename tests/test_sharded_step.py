@@ -27,6 +27,7 @@ from sharded_step import state_keys  # noqa: E402
 
 HAS_FORK = "fork" in multiprocessing.get_all_start_methods()
 if HAS_FORK:
+    import parallel  # noqa: E402
     from parallel import DataParallel, WorkerError, _Layout  # noqa: E402
 
 OPTIMIZERS = {
@@ -135,6 +136,52 @@ class TestShardedStep(unittest.TestCase):
         self.assertEqual(flat(network), flat(reference))
         self.assertEqual(optimizer.state_dict(), reference_optimizer.state_dict())
 
+    def test_what_callbacks_change_in_place_reaches_the_step(self):
+        class InPlace(Callback):  # a gradient scaled in place, a max-norm-like shrink of the weights
+            def on_backward_end(self, run):  # between the workers' forward and the step
+                run.network.parameters()[0].grad.update_(lambda g: g * 0.5)
+                run.network.parameters()[4].value.update_(lambda w: w * 0.99)
+
+            def on_batch_end(self, run):
+                run.network.parameters()[2].value.update_(lambda w: w * 0.9)
+
+            def on_epoch_end(self, run):  # a hyper-parameter other than lr
+                run.optimizer.weight_decay = 0.5
+
+        for name in ("adamw", "nesterov"):
+            with self.subTest(optimizer=name):
+                sharded = train(2, True, name, callbacks=[InPlace()])
+                reference = train(2, False, name, callbacks=[InPlace()])
+                plain = train(2, True, name)
+                self.assertEqual(flat(sharded[0]), flat(reference[0]))
+                self.assertEqual(sharded[1].state_dict(), reference[1].state_dict())
+                self.assertNotEqual(flat(sharded[0]), flat(plain[0]))
+
+    def test_switching_momentum_on_during_a_run_is_refused(self):
+        class MomentumOn(Callback):
+            def on_epoch_end(self, run):
+                run.optimizer.momentum = 0.9
+
+        with self.assertRaises(ValueError) as caught:
+            train(2, True, "sgd", callbacks=[MomentumOn()])
+        self.assertIn("momentum", str(caught.exception))
+
+    def test_a_state_with_names_the_rule_does_not_use(self):
+        # an SGD-with-momentum state loaded into SGD without momentum: both steps ignore the buffer
+        results = []
+        for shard in (True, False):
+            X, Y = data()
+            network = mlp()
+            first = SGD(network.parameters(), lr=0.05, momentum=0.9)
+            DataParallel(network, 2, shard_optimizer=shard).fit(X, Y, CrossEntropy(), first, epochs=1,
+                                                                batch_size=8, shuffle=False)
+            second = SGD(network.parameters(), lr=0.05)
+            second.load_state_dict(first.state_dict())
+            DataParallel(network, 2, shard_optimizer=shard).fit(X, Y, CrossEntropy(), second, epochs=1,
+                                                                batch_size=8, shuffle=False)
+            results.append((flat(network), second.state_dict()))
+        self.assertEqual(results[0], results[1])
+
     def test_dropout_and_a_gradient_replaced_by_a_callback(self):
         class Halve(Callback):  # as clip_grad_norm does: a new Matrix in Parameter.grad
             def on_backward_end(self, run):
@@ -223,6 +270,45 @@ class TestShardedStep(unittest.TestCase):
         sharded, reference = killed_run(True), killed_run(False)
         self.assertEqual(sharded["state"], reference["state"])
         self.assertEqual(sharded["weights"], reference["weights"])
+
+    def test_a_worker_dying_in_the_middle_of_a_step(self):
+        # worker 2 ends while stepping step 4, before or after writing its slice: the weights,
+        # the state and t stay those of step 3, and the error knows its run (for the checkpoint)
+        for when in ("before", "after"):
+            with self.subTest(dies=when):
+                X, Y = data()
+                network = mlp()
+                optimizer = Adam(network.parameters(), lr=0.01)
+                seen = {}
+
+                class Remember(Callback):
+                    def on_batch_end(self, run):
+                        if run.batch == 3:
+                            seen["weights"] = run.network.get_weights()
+                            seen["state"] = run.optimizer.state_dict()
+
+                real_step = parallel.worker_step
+
+                def dying_step(optimizer, keys, layout, buffer, view, workers, first, last, t, *rest):
+                    if first > 0 and t == 4 and when == "before":
+                        os._exit(3)
+                    result = real_step(optimizer, keys, layout, buffer, view, workers, first, last, t, *rest)
+                    if first > 0 and t == 4:
+                        os._exit(3)
+                    return result
+
+                parallel.worker_step = dying_step  # the forked workers inherit it
+                try:
+                    with self.assertRaises(WorkerError) as caught:
+                        DataParallel(network, 2).fit(X, Y, CrossEntropy(), optimizer, epochs=1, batch_size=8,
+                                                     shuffle=False, callbacks=[Remember()])
+                finally:
+                    parallel.worker_step = real_step
+                self.assertIsNotNone(caught.exception.run)
+                self.assertIn("batch 4 of epoch 1", str(caught.exception))
+                self.assertEqual(network.get_weights(), seen["weights"])
+                self.assertEqual(optimizer.state_dict(), seen["state"])
+                self.assertEqual(optimizer.t, 3)
 
 if __name__ == "__main__":
     unittest.main()
