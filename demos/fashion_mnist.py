@@ -44,7 +44,9 @@ from pooling import Flatten, MaxPool2D  # noqa: E402
 from schedulers import CosineAnnealingLR  # noqa: E402
 from app.progress import Progress  # noqa: E402
 from app.checkpoints import CHECKPOINT_FORMAT  # noqa: E402
-from app.training import Checkpoint, TrainingInterrupted, load_checkpoint, standard_callbacks  # noqa: E402
+from app.arguments import whole_number  # noqa: E402
+from app.training import Checkpoint, TrainingInterrupted, load_checkpoint, standard_callbacks, worker_died  # noqa: E402
+from parallel import DataParallel, WorkerError  # noqa: E402
 from metrics import confusion_matrix  # noqa: E402
 from utils import InputError, check_writable, make_rng, read_json  # noqa: E402
 
@@ -109,6 +111,8 @@ def make_parser():
     parser.add_argument("--evaluate", metavar="PATH",
                         help="only test a saved model (or the model in a checkpoint) on the test set")
     parser.add_argument("--bar", action="store_true", help="draw the progress bar even when not on a terminal")
+    parser.add_argument("--workers", type=whole_number(1), default=1, metavar="N",
+                        help="processes sharing each batch (parallel.py; default 1): the same model to rounding")
     return parser
 
 
@@ -245,11 +249,15 @@ def run(args):
     if resume is not None:
         print(f"resuming from {checkpoint_path} after epoch {resume['epoch']}")
     print(f"training: {epochs} epochs of {n_batches:,} batches of {batch_size} on {sys.implementation.name} "
-          f"{sys.version.split()[0]}")
+          f"{sys.version.split()[0]}" + (f", {args.workers} worker processes" if args.workers > 1 else ""))
+    trainer = network if args.workers == 1 else DataParallel(network, args.workers, seed=args.seed)
     started = time.perf_counter()
-    history = network.fit(train, train.targets, loss, optimizer, epochs=epochs, batch_size=batch_size,
-                          rng=make_rng(args.seed), callbacks=callbacks,
-                          validation_data=(test, test.targets) if args.watch_test else None)
+    try:
+        history = trainer.fit(train, train.targets, loss, optimizer, epochs=epochs, batch_size=batch_size,
+                              rng=make_rng(args.seed), callbacks=callbacks,
+                              validation_data=(test, test.targets) if args.watch_test else None)
+    except WorkerError as error:
+        raise worker_died(error, callbacks) from None
     train_seconds = time.perf_counter() - started
     network.save(model_path)
     print(f"trained in {train_seconds:.0f} s ({len(history['loss'])} epochs this run)")
@@ -295,6 +303,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except WorkerError as error:  # a worker process died: not bad input, but one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        if getattr(error, "checkpoint_path", None):
+            print("continue with the same command and --resume", file=sys.stderr)
+        return 1
     except InputError as error:  # the user's mistake (IDXError too); any other exception is a bug: traceback
         print(f"error: {str(error).splitlines()[0] if str(error) else error}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ one narrow hidden layer), finding the files, one-line errors, checkpoints and re
 import contextlib
 import gzip
 import io
+import multiprocessing
 import os
 import shutil
 import sys
@@ -123,6 +124,22 @@ class CnnRunTest(unittest.TestCase):
         self.assertIn("--hidden sets the MLP's hidden layers", err)
 
 
+@unittest.skipUnless("fork" in multiprocessing.get_all_start_methods(), "workers need the fork start method")
+class WorkersTest(unittest.TestCase):
+    def test_two_workers_train_the_same_model_to_rounding(self):
+        with tempfile.TemporaryDirectory() as folder:
+            weights = {}
+            for workers in ("1", "2"):
+                model = os.path.join(folder, f"model{workers}.json")
+                status, out, err = run_demo(TINY + ["--save", model, "--workers", workers])
+                self.assertEqual(status, 0, err)
+                self.assertEqual("2 worker processes" in out, workers == "2")
+                weights[workers] = [v for m in Network.load(model).get_weights() for row in m for v in row]
+            self.assertNotEqual(weights["1"], weights["2"])  # the sums' order differs...
+            worst = max(abs(a - b) / max(abs(a), 1e-3) for a, b in zip(weights["1"], weights["2"]))
+            self.assertLess(worst, 1e-9)  # ...and nothing else
+
+
 class ResumeTest(unittest.TestCase):
     def test_resuming_after_epoch_1_gives_the_uninterrupted_run_bit_for_bit(self):
         with tempfile.TemporaryDirectory() as folder:
@@ -208,6 +225,7 @@ class DemoErrorTest(unittest.TestCase):
         self.assertOneLineError(TINY + ["--epochs", "0"], r"--epochs must be at least 1")
         self.assertOneLineError(TINY + ["--hidden", "8,x"], r"argument --hidden: expected sizes")
         self.assertOneLineError(TINY + ["--resume"], r".*checkpoint file not found")
+        self.assertOneLineError(TINY + ["--workers", "0"], r".*--workers: must be at least 1, got 0")
 
     def test_read_idx_reads_the_committed_test_slice(self):
         sizes, data = read_idx(slice_path("test", "images"))
