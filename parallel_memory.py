@@ -62,7 +62,7 @@ def _doubles(buffer, start, stop):
 
 def sum_regions(buffer, view, bases, start, stop, out, own=None):
     """out[start:stop] = region 1 + region 2 + ... (in that order) over numbers start to stop,
-    where region k begins at bases[k]: one worker's slice of the gradients' sum, also returned.
+    where region k begins at bases[k]: one worker's slice of the gradients' sum.
     own = (k, numbers): region k's numbers start to stop, already at hand (the worker's own)."""
     def region(index):
         if own is not None and own[0] == index:
@@ -71,9 +71,7 @@ def sum_regions(buffer, view, bases, start, stop, out, own=None):
     total = region(0)
     for index in range(1, len(bases)):
         total = [a + b for a, b in zip(total, region(index))]
-    total = list(total)
-    view[out + start:out + stop] = array("d", total)
-    return total
+    view[out + start:out + stop] = total if isinstance(total, array) else array("d", total)
 
 
 def flat_slice(layout, matrices, first, last):
