@@ -51,7 +51,7 @@ import traceback
 from callbacks import Callback
 from matrix import Matrix
 from network import Network
-from parallel_memory import DOUBLE, _Layout, flat_slice, shard_bounds, sum_regions
+from parallel_memory import DOUBLE, _Layout, flat_slice, mirror_offset, shard_bounds, sum_regions
 from sharded_step import HYPER_PARAMETERS, ShardedOptimizer, state_keys, worker_step
 
 # multiprocessing is imported when workers start (_multiprocessing), not with this module: main.py
@@ -312,8 +312,7 @@ class _Pool:
 
     # ------------------------------------------------- the sharded step
     def _mirror(self, parity, key):
-        """Where the mirror of state `key` after a step of that parity (t % 2) begins."""
-        return self.layout.size * (2 + self.workers + parity * len(self.keys) + self.keys.index(key))
+        return mirror_offset(self.layout.size, self.workers, self.keys, parity, key)
 
     def step(self, optimizer):
         """Step t = optimizer.t + 1: every worker updates its slice of the weights and of the
@@ -441,6 +440,7 @@ def _worker(k, connection, inherited, network, X, memory, layout, workers, seed,
                 for index, p in enumerate(parameters):
                     p.value = layout.read(buffer, 0, index)
                 layers = network.layers[:n_layers]
+                had_shard = False
                 output = network.forward(X.take(rows), training=True, layers=layers)
                 connection.send_bytes(marshal.dumps(("output", output.rows, output.shape[1])))
             elif message[0] == "backward":
@@ -451,9 +451,10 @@ def _worker(k, connection, inherited, network, X, memory, layout, workers, seed,
                 connection.send_bytes(marshal.dumps(("done",)))
             elif message[0] == "sum":  # numbers first to last of the sum of the active workers' gradients
                 _, active, start, stop = message
+                # its own region's numbers are at hand (no float objects to make) when it had rows
                 own = (k, flat_slice(layout, [p.grad for p in parameters], start, stop)) if had_shard else None
                 sum_regions(buffer, view, [size * (j + 1) for j in range(active)], start, stop,
-                                    size * (1 + workers), own if own and k < active else None)
+                            size * (1 + workers), own)
                 had_shard = False
                 connection.send_bytes(marshal.dumps(("summed",)))
             else:  # "step": the optimizer's rule on this worker's slice (sharded_step.py)

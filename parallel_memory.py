@@ -74,6 +74,12 @@ def sum_regions(buffer, view, bases, start, stop, out, own=None):
     view[out + start:out + stop] = total if isinstance(total, array) else array("d", total)
 
 
+def mirror_offset(size, workers, keys, parity, key):
+    """Where, in numbers, the mirror of state `key` after a step of that parity (t % 2) begins:
+    after the weights, the `workers` gradient regions and their sum, two mirrors of each of `keys`."""
+    return size * (2 + workers + parity * len(keys) + keys.index(key))
+
+
 def flat_slice(layout, matrices, first, last):
     """Numbers first to last of the flat vector that `matrices` (one per layout slot) make, end to
     end, as one list: only the rows that overlap the slice are copied."""

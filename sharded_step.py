@@ -37,7 +37,7 @@ from array import array
 
 from matrix import Matrix
 from optimizers import SGD, Adam, AdamW, RMSprop
-from parallel_memory import _doubles
+from parallel_memory import _doubles, mirror_offset
 
 
 def state_keys(optimizer, parameters):
@@ -128,8 +128,8 @@ def worker_step(optimizer, keys, layout, buffer, view, workers, first, last, t, 
         return None
     size = layout.size
 
-    def mirror(parity, key):  # as _Pool._mirror
-        return size * (2 + workers + parity * len(keys) + keys.index(key))
+    def mirror(parity, key):
+        return mirror_offset(size, workers, keys, parity, key)
 
     def numbers(start):
         return list(_doubles(buffer, start + first, start + last))
